@@ -1,0 +1,40 @@
+package policies
+
+import (
+	"github.com/ndhc-go/ndhc/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// atFDCWD is AT_FDCWD as the kernel sees the 64-bit register.
+const atFDCWD = uint64(1<<64 + unix.AT_FDCWD)
+
+// Engine is the policy of the role that parses everything from the
+// network: no capability, no socket(2) at all (sockd hands it sockets), and
+// its chroot is the state directory, the only place it may write (the lease,
+// the DUID and IAID).
+func Engine() sandbox.Policy {
+	return sandbox.Policy{
+		Role:    "engine",
+		User:    EngineUser,
+		Group:   EngineUser,
+		Chroot:  StateDir,
+		Caps:    nil,
+		Rlimits: commonRlimits(32, 1<<20),
+		Umask:   0o077,
+		Landlock: sandbox.Landlock{
+			RWDirs: []string{"/"},
+		},
+		Seccomp: with(runtimeBase(),
+			sandbox.Allow("recvfrom", "DHCP and ARP frames on the packet sockets sockd handed over"),
+			sandbox.Allow("sendto", "DHCP and ARP frames on the packet sockets sockd handed over"),
+			sandbox.AllowIf("openat", "lease and DUID files inside the state directory, by path only (no directory descriptors)",
+				[]sandbox.Cond{{Arg: 0, Op: sandbox.Eq, Value: atFDCWD, Label: "AT_FDCWD"}}),
+			sandbox.Allow("fsync", "durable lease file before and after rename"),
+			sandbox.Allow("renameat", "atomic replacement of the lease file"),
+			sandbox.Allow("unlinkat", "removing a stale temporary lease file"),
+			sandbox.Allow("fstat", "os: size of a lease file being read"),
+			sandbox.Allow("newfstatat", "os: stat of files in the state directory"),
+			sandbox.Allow("lseek", "os: reading a lease file"),
+		),
+	}
+}

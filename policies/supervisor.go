@@ -1,0 +1,22 @@
+package policies
+
+import "github.com/ndhc-go/ndhc/sandbox"
+
+// Supervisor is the policy the supervisor enters once every role runs: it
+// keeps no capability and no filesystem access, relays control messages
+// between the roles and its signal handlers, and waits for its children.
+func Supervisor() sandbox.Policy {
+	return sandbox.Policy{
+		Role:    "supervisor",
+		User:    SupervisorUser,
+		Group:   SupervisorUser,
+		Chroot:  EmptyDir,
+		Caps:    nil,
+		Rlimits: commonRlimits(32, 0),
+		Umask:   0o077,
+		Seccomp: with(runtimeBase(),
+			sandbox.Allow("waitid", "os/exec: waiting for the spawned roles (P_PIDFD)"),
+			sandbox.Allow("pidfd_send_signal", "os: SIGKILL to a spawned role at shutdown"),
+		),
+	}
+}

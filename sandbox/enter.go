@@ -1,0 +1,58 @@
+package sandbox
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+// Layers that an operator may allow to be missing with [Options.Degrade].
+// Every other layer is mandatory.
+const (
+	LayerLandlock = "landlock"
+	LayerSeccomp  = "seccomp"
+)
+
+// Options tune how [Enter] applies a policy.
+type Options struct {
+	// Degrade names the layers (LayerLandlock, LayerSeccomp) that may be
+	// skipped when the kernel cannot apply them. Using one is logged at
+	// warning level.
+	Degrade []string
+	// Log receives the warnings; nil means slog.Default().
+	Log *slog.Logger
+	// ParentPID, when not zero, is the pid the role's parent must still
+	// have once the parent-death signal is set again after the uid change.
+	ParentPID int
+}
+
+// Report says what [Enter] did and what the kernel reports afterwards.
+type Report struct {
+	Role string `json:"role"`
+	// Status is the main thread's /proc status after the last layer.
+	Status Status `json:"status"`
+	// ThreadsChecked counts the threads whose status was read back.
+	ThreadsChecked int `json:"threads_checked"`
+	// LandlockABI is the kernel's Landlock ABI (0: none).
+	LandlockABI int `json:"landlock_abi"`
+	// LandlockEnforced and LandlockMissing name the Landlock rights the
+	// kernel enforced for this role and those it lacks.
+	LandlockEnforced []string `json:"landlock_enforced"`
+	LandlockMissing  []string `json:"landlock_missing,omitempty"`
+	// SeccompInstructions is the size of the installed filter.
+	SeccompInstructions int `json:"seccomp_instructions"`
+	// Degraded lists the layers skipped under Options.Degrade.
+	Degraded []string `json:"degraded,omitempty"`
+}
+
+// LayerError is returned when a layer of the sandbox cannot be applied.
+type LayerError struct {
+	Role  string
+	Layer string
+	Err   error
+}
+
+func (e *LayerError) Error() string {
+	return fmt.Sprintf("sandbox: role %s: layer %s: %v", e.Role, e.Layer, e.Err)
+}
+
+func (e *LayerError) Unwrap() error { return e.Err }

@@ -1,0 +1,192 @@
+package sandbox_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ndhc-go/ndhc/sandbox"
+	"github.com/ndhc-go/ndhc/sandbox/probe"
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as the probe child: Spawn re-executes it.
+func TestMain(m *testing.M) {
+	if role, ok := sandbox.IsChild(); ok && role == probe.Role {
+		probe.Child(testActions())
+	}
+	os.Exit(m.Run())
+}
+
+const testUID = "61234"
+
+// testActions are the generic battery plus controls for the test role.
+func testActions() []probe.Action {
+	return append(probe.Battery(),
+		probe.Action{Name: "create, write and rename a file in the RW directory", Allowed: true, Do: func(any) error {
+			if err := os.WriteFile("/rw/probe.tmp", []byte("x"), 0o600); err != nil {
+				return err
+			}
+			return os.Rename("/rw/probe.tmp", "/rw/probe")
+		}},
+		probe.Action{Name: "write outside the RW directory", Do: func(any) error {
+			return os.WriteFile("/probe", []byte("x"), 0o600)
+		}},
+		probe.Action{Name: "socket(AF_UNIX) allowed by argument", Allowed: true, Do: func(any) error {
+			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+			return err
+		}},
+		probe.Action{Name: "CAP_NET_RAW kept: socket(AF_PACKET)", Allowed: true, Do: func(any) error {
+			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+			return err
+		}},
+	)
+}
+
+// rootPolicy is a complete policy for the test role, with a chroot
+// holding one directory the role's uid may write.
+func rootPolicy(t *testing.T) sandbox.Policy {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rw := filepath.Join(dir, "rw")
+	if err := os.Mkdir(rw, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(rw, 61234, 61234); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"futex", "mmap", "munmap", "madvise", "exit", "exit_group", "rt_sigprocmask",
+		"rt_sigreturn", "rt_sigaction", "sigaltstack", "gettid", "getpid", "tgkill", "nanosleep", "sched_yield",
+		"sched_getaffinity", "pread64", "getrandom", "epoll_pwait", "epoll_ctl", "read", "write", "close", "fcntl",
+		"sendmsg", "recvmsg", "openat", "renameat", "fstat", "newfstatat", "bind", "connect", "kill", "setuid", "capset", "chroot", "mount"}
+	p := sandbox.Policy{
+		Role: "test", User: testUID, Group: testUID, Chroot: dir,
+		Caps:     []string{"CAP_NET_RAW"},
+		Rlimits:  []sandbox.Rlimit{{Resource: "CORE", Max: 0}, {Resource: "NPROC", Max: 64}, {Resource: "NOFILE", Max: 64}, {Resource: "FSIZE", Max: 4096}},
+		Umask:    0o077,
+		Landlock: sandbox.Landlock{RWDirs: []string{"/rw"}},
+	}
+	// Deliberately generous: kill, setuid, capset, chroot, mount, bind and
+	// connect are allowed by seccomp here, so that the test shows the other
+	// layers (capabilities, Landlock) refusing them on their own.
+	for _, n := range base {
+		p.Seccomp = append(p.Seccomp, sandbox.Allow(n, "test"))
+	}
+	p.Seccomp = append(p.Seccomp,
+		sandbox.AllowIf("clone", "threads", sandbox.Arg(0, sandbox.BitsSet, unix.CLONE_THREAD, "")),
+		sandbox.AllowIf("socket", "test", sandbox.Arg(0, sandbox.Eq, unix.AF_UNIX, ""), sandbox.Arg(0, sandbox.Eq, unix.AF_PACKET, "")),
+	)
+	return p
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: Enter changes uid, chroots and drops capabilities")
+	}
+}
+
+// TestEnterBattery runs every action in its own sandboxed child and checks
+// the exact outcome: which errno, or the kill by seccomp.
+func TestEnterBattery(t *testing.T) {
+	requireRoot(t)
+	p := rootPolicy(t)
+	abi, _ := sandbox.LandlockABI()
+	want := map[string]string{
+		"read /etc/passwd by path":                            "ENOENT",
+		"read /etc/passwd via a leaked directory fd":          "EACCES",
+		"create a file in /tmp via a leaked directory fd":     "EACCES",
+		"execve /bin/sh":                                      "killed by SIGSYS",
+		"fork a new process":                                  "killed by SIGSYS",
+		"ptrace attach to parent":                             "killed by SIGSYS",
+		"process_vm_readv of parent":                          "killed by SIGSYS",
+		"kill(parent, 0)":                                     "EPERM",
+		"setuid(0)":                                           "EPERM",
+		"raise CAP_SYS_ADMIN with capset":                     "EPERM",
+		"mount tmpfs":                                         "EPERM",
+		"chroot(\"..\")":                                      "EPERM",
+		"socket(AF_INET, SOCK_STREAM)":                        "killed by SIGSYS",
+		"socket(AF_INET6, SOCK_DGRAM)":                        "killed by SIGSYS",
+		"socket(AF_NETLINK, NETLINK_ROUTE)":                   "killed by SIGSYS",
+		"bind TCP port 8067 on a leaked socket":               "EACCES",
+		"connect TCP 127.0.0.1:9 on a leaked socket":          "EACCES",
+		"create, write and rename a file in the RW directory": "ok",
+		"write outside the RW directory":                      "EACCES",
+		"socket(AF_UNIX) allowed by argument":                 "ok",
+		"CAP_NET_RAW kept: socket(AF_PACKET)":                 "ok",
+	}
+	if abi < 6 {
+		want["kill(parent, 0)"] = "EPERM" // different uid, no CAP_KILL
+	}
+	for _, a := range testActions() {
+		t.Run(a.Name, func(t *testing.T) {
+			res, rep, err := probe.Run(p, a, sandbox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep == nil {
+				t.Fatal("no report from the probe")
+			}
+			if w, ok := want[a.Name]; !ok {
+				t.Fatalf("no expectation for %q (observed %s)", a.Name, res.Observed)
+			} else if res.Observed != w && !(abi < 4 && strings.Contains(a.Name, "TCP")) {
+				t.Errorf("observed %s (layer %s), want %s", res.Observed, res.Layer, w)
+			}
+			if !res.Pass {
+				t.Errorf("result does not pass: %+v", res)
+			}
+			if rep.Status.Uid != [4]uint32{61234, 61234, 61234, 61234} || rep.Status.NoNewPrivs != 1 || rep.Status.Seccomp != 2 ||
+				rep.Status.CapEff != 1<<unix.CAP_NET_RAW || rep.Status.CapBnd != 1<<unix.CAP_NET_RAW {
+				t.Errorf("status %s", rep.Status)
+			}
+			if rep.ThreadsChecked < 2 {
+				t.Errorf("only %d threads read back", rep.ThreadsChecked)
+			}
+		})
+	}
+}
+
+// TestEnterRefuses checks policies that Enter must refuse, each in a child
+// (Enter is irreversible).
+func TestEnterRefuses(t *testing.T) {
+	requireRoot(t)
+	cases := []struct {
+		name   string
+		mutate func(*sandbox.Policy)
+		want   string
+	}{
+		{"missing chroot", func(p *sandbox.Policy) { p.Chroot = "/nonexistent-ndhc-chroot" }, "layer chroot"},
+		{"world-writable chroot", func(p *sandbox.Policy) { p.Chroot = os.TempDir() }, "writable by group or others"},
+		{"unknown user", func(p *sandbox.Policy) { p.User = "ndhc-no-such-user" }, "layer user"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := rootPolicy(t)
+			c.mutate(&p)
+			a := probe.Battery()[0]
+			_, _, err := probe.Run(p, a, sandbox.Options{})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+	t.Run("unknown degrade layer", func(t *testing.T) {
+		p := rootPolicy(t)
+		_, _, err := probe.Run(p, probe.Battery()[0], sandbox.Options{Degrade: []string{"caps"}})
+		var le *sandbox.LayerError
+		if err == nil || !strings.Contains(err.Error(), "cannot be degraded") || errors.As(err, &le) {
+			t.Fatalf("error %v", err)
+		}
+	})
+}

@@ -1,0 +1,45 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"net"
+	"os"
+	"syscall"
+)
+
+// Enter is not supported outside Linux.
+func Enter(p Policy, o Options) (*Report, error) { return nil, ErrUnsupported }
+
+// LandlockABI is not supported outside Linux.
+func LandlockABI() (int, error) { return 0, ErrUnsupported }
+
+// ResolveIDs is not supported outside Linux.
+func ResolveIDs(userName, groupName string) (uint32, uint32, error) { return 0, 0, ErrUnsupported }
+
+// SeqpacketPair is not supported outside Linux.
+func SeqpacketPair() (*os.File, *os.File, error) { return nil, nil, ErrUnsupported }
+
+// PeerCred is not supported outside Linux.
+func PeerCred(c syscall.Conn) (Ucred, error) { return Ucred{}, ErrUnsupported }
+
+// Ucred stands in for unix.Ucred outside Linux.
+type Ucred struct{ Pid, Uid, Gid uint32 }
+
+// File is a descriptor handed to a child under a name.
+type File struct {
+	Name string
+	File *os.File
+}
+
+// Child is a running role started by Spawn.
+type Child struct {
+	Role string
+	Ctl  *net.UnixConn
+}
+
+// Spawn is not supported outside Linux.
+func Spawn(role string, p Policy, files ...File) (*Child, error) { return nil, ErrUnsupported }
+
+// IsChild reports false outside Linux.
+func IsChild() (string, bool) { return "", false }

@@ -1,0 +1,227 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrUnsupported is returned by every entry point that needs Linux when the
+// program runs elsewhere.
+var ErrUnsupported = errors.New("sandbox: not supported on this operating system")
+
+// Policy describes one role completely. It is plain data: building one has
+// no side effects, and [Policy.Validate] and [CompileSeccomp] can check it
+// without privileges.
+type Policy struct {
+	// Role names the role in logs, reports and errors.
+	Role string `json:"role"`
+	// User and Group are the user and group the role runs as, by name or
+	// by number. Root (0) is refused. Supplementary groups are always
+	// cleared.
+	User  string `json:"user"`
+	Group string `json:"group"`
+	// Chroot is the directory the role changes its root to; it should be
+	// empty unless the role keeps files there. Required.
+	Chroot string `json:"chroot"`
+	// Caps lists the capabilities the role keeps in its permitted and
+	// effective sets (for example "CAP_NET_RAW"). Every other capability is
+	// removed from all five sets, and the bounding set holds only these.
+	Caps []string `json:"caps"`
+	// Rlimits are set before anything else.
+	Rlimits []Rlimit `json:"rlimits"`
+	// Umask is the file mode creation mask.
+	Umask uint32 `json:"umask"`
+	// Landlock restricts filesystem and network access and scopes IPC.
+	Landlock Landlock `json:"landlock"`
+	// Seccomp is the syscall allowlist; everything else kills the process.
+	Seccomp []Syscall `json:"seccomp"`
+}
+
+// Rlimit is one resource limit, soft and hard set to Max.
+type Rlimit struct {
+	// Resource is the limit's name without the RLIMIT_ prefix: NPROC,
+	// CORE, NOFILE, FSIZE, ...
+	Resource string `json:"resource"`
+	Max      uint64 `json:"max"`
+}
+
+// Landlock lists what a role may still reach once Landlock handles every
+// right the kernel knows. Paths are resolved after the chroot, so "/" is the
+// chroot directory itself. An empty value denies all filesystem access, all
+// TCP bind and connect, and (where the kernel scopes them) signals to and
+// abstract UNIX sockets of processes outside the role.
+type Landlock struct {
+	RODirs  []string `json:"ro_dirs,omitempty"`
+	RWDirs  []string `json:"rw_dirs,omitempty"`
+	ROFiles []string `json:"ro_files,omitempty"`
+	RWFiles []string `json:"rw_files,omitempty"`
+	// BindTCP and ConnectTCP are the TCP ports the role may bind and
+	// connect to (ABI 4).
+	BindTCP    []uint16 `json:"bind_tcp,omitempty"`
+	ConnectTCP []uint16 `json:"connect_tcp,omitempty"`
+	// BindUDP and SendUDP are the UDP ports the role may bind and
+	// connect or send to (ABI 10).
+	BindUDP []uint16 `json:"bind_udp,omitempty"`
+	SendUDP []uint16 `json:"send_udp,omitempty"`
+	// AllowSignalsOut and AllowAbstractOut turn off scoping of signals and
+	// abstract UNIX sockets (ABI 6). Both are scoped unless set.
+	AllowSignalsOut  bool `json:"allow_signals_out,omitempty"`
+	AllowAbstractOut bool `json:"allow_abstract_out,omitempty"`
+}
+
+// Syscall is one allowlist entry. Why says who needs it; policies must give
+// a reason for every entry. When Any is empty the syscall is allowed with any
+// arguments; otherwise it is allowed when at least one of the condition
+// lists holds, each list being a conjunction.
+type Syscall struct {
+	Name string   `json:"name"`
+	Why  string   `json:"why"`
+	Any  [][]Cond `json:"any,omitempty"`
+}
+
+// Op is a comparison of a syscall argument with a value.
+type Op string
+
+// The comparisons a Cond can make. BitsSet holds when all bits of Value are
+// set in the argument; BitsClear when none are.
+const (
+	Eq        Op = "=="
+	Ne        Op = "!="
+	Lt        Op = "<"
+	Le        Op = "<="
+	Gt        Op = ">"
+	Ge        Op = ">="
+	BitsSet   Op = "&=="
+	BitsClear Op = "&!="
+)
+
+// Cond is one condition on syscall argument Arg (0..5). Label names Value
+// for people (for example "AF_PACKET"); it does not change the filter.
+type Cond struct {
+	Arg   int    `json:"arg"`
+	Op    Op     `json:"op"`
+	Value uint64 `json:"value"`
+	Label string `json:"label,omitempty"`
+}
+
+// String renders a condition as "arg0 == AF_PACKET(17)".
+func (c Cond) String() string {
+	v := fmt.Sprintf("%#x", c.Value)
+	if c.Value < 4096 {
+		v = fmt.Sprintf("%d", c.Value)
+	}
+	if c.Label != "" {
+		v = c.Label + "(" + v + ")"
+	}
+	return fmt.Sprintf("arg%d %s %s", c.Arg, c.Op, v)
+}
+
+// Allow is shorthand for an unconditional allowlist entry.
+func Allow(name, why string) Syscall { return Syscall{Name: name, Why: why} }
+
+// AllowIf is shorthand for an entry allowed when any of the condition lists
+// holds.
+func AllowIf(name, why string, any ...[]Cond) Syscall {
+	return Syscall{Name: name, Why: why, Any: any}
+}
+
+// Arg is shorthand for a list holding the single condition arg op value.
+func Arg(arg int, op Op, value uint64, label string) []Cond {
+	return []Cond{{Arg: arg, Op: op, Value: value, Label: label}}
+}
+
+// Validate reports the first inconsistency in p: a missing user, group,
+// chroot or reason, an unknown capability, rlimit or syscall, a duplicate
+// entry, or a malformed condition.
+func (p *Policy) Validate() error {
+	if p.Role == "" {
+		return errors.New("sandbox: policy without a role name")
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("sandbox: policy %s: %s", p.Role, fmt.Sprintf(format, args...))
+	}
+	if p.User == "" || p.Group == "" {
+		return bad("user and group are required")
+	}
+	if p.User == "0" || p.User == "root" || p.Group == "0" || p.Group == "root" {
+		return bad("refusing to run a role as root (user %q, group %q)", p.User, p.Group)
+	}
+	if p.Chroot == "" || !strings.HasPrefix(p.Chroot, "/") {
+		return bad("chroot must be an absolute directory, got %q", p.Chroot)
+	}
+	seen := map[string]bool{}
+	for _, c := range p.Caps {
+		if _, ok := capByName[c]; !ok {
+			return bad("unknown capability %q", c)
+		}
+		if seen[c] {
+			return bad("capability %s listed twice", c)
+		}
+		seen[c] = true
+	}
+	clear(seen)
+	for _, r := range p.Rlimits {
+		if _, ok := rlimitByName[r.Resource]; !ok {
+			return bad("unknown rlimit %q", r.Resource)
+		}
+		if seen[r.Resource] {
+			return bad("rlimit %s listed twice", r.Resource)
+		}
+		seen[r.Resource] = true
+	}
+	if p.Umask > 0o777 {
+		return bad("umask %#o out of range", p.Umask)
+	}
+	for _, list := range [][]string{p.Landlock.RODirs, p.Landlock.RWDirs, p.Landlock.ROFiles, p.Landlock.RWFiles} {
+		for _, path := range list {
+			if !strings.HasPrefix(path, "/") {
+				return bad("landlock path %q is not absolute", path)
+			}
+		}
+	}
+	clear(seen)
+	for _, s := range p.Seccomp {
+		if _, ok := syscallNumber(s.Name); !ok {
+			return bad("unknown syscall %q", s.Name)
+		}
+		if seen[s.Name] {
+			return bad("syscall %s listed twice (merge its conditions into one entry)", s.Name)
+		}
+		seen[s.Name] = true
+		if strings.TrimSpace(s.Why) == "" {
+			return bad("syscall %s has no reason", s.Name)
+		}
+		for _, list := range s.Any {
+			if len(list) == 0 {
+				return bad("syscall %s has an empty condition list", s.Name)
+			}
+			for _, c := range list {
+				if c.Arg < 0 || c.Arg > 5 {
+					return bad("syscall %s: argument %d out of range", s.Name, c.Arg)
+				}
+				if _, ok := seccompOps[c.Op]; !ok {
+					return bad("syscall %s: unknown operation %q", s.Name, c.Op)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// SyscallNames returns the names in p's allowlist, sorted.
+func (p *Policy) SyscallNames() []string {
+	names := make([]string, 0, len(p.Seccomp))
+	for _, s := range p.Seccomp {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Allows reports whether p's allowlist has an entry for the syscall name
+// (with or without conditions).
+func (p *Policy) Allows(name string) bool {
+	return slices.ContainsFunc(p.Seccomp, func(s Syscall) bool { return s.Name == name })
+}
