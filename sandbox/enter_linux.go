@@ -249,7 +249,7 @@ func Enter(p Policy, o Options) (*Report, error) {
 		if err := checkLandlockActive(p.Landlock); err != nil {
 			return fail(LayerLandlock, err)
 		}
-		rep.LandlockEnforced, rep.LandlockMissing = landlockRights(abi, p.Landlock)
+		rep.LandlockEnforced, rep.LandlockMissing = LandlockRights(abi, p.Landlock)
 		if len(rep.LandlockMissing) > 0 {
 			log.Info("landlock rights the kernel lacks", "role", p.Role, "abi", abi, "missing", strings.Join(rep.LandlockMissing, ","))
 		}

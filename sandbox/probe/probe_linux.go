@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -198,7 +199,10 @@ func Child(actions []Action) {
 			fatal("prepare: %v", err)
 		}
 	}
-	rep, err := in.Enter(sandbox.Options{Degrade: req.Degrade})
+	// Warnings (degraded layers) still reach stderr; the informational
+	// line about missing Landlock rights is in the report instead.
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rep, err := in.Enter(sandbox.Options{Degrade: req.Degrade, Log: quiet})
 	if err != nil {
 		fatal("%v", err)
 	}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ndhc-go/ndhc/policies"
+	"github.com/ndhc-go/ndhc/sandbox"
+)
+
+// The test binary stands in for ndhc when the audit re-executes itself.
+func TestMain(m *testing.M) {
+	if role, ok := sandbox.IsChild(); ok {
+		runRole(role)
+	}
+	os.Exit(m.Run())
+}
+
+// testUsers are numeric users: CI machines have no ndhc accounts.
+func testUsers(t *testing.T) []string {
+	dir := t.TempDir()
+	return []string{"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103",
+		"--state-dir", filepath.Join(dir, "state"), "--empty-dir", filepath.Join(dir, "empty")}
+}
+
+func TestPolicyJSON(t *testing.T) {
+	var out bytes.Buffer
+	if code := policyCmd([]string{"--json"}, &out); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var views []policyView
+	if err := json.Unmarshal(out.Bytes(), &views); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	var roles []string
+	for _, v := range views {
+		roles = append(roles, v.Role)
+		if len(v.Seccomp) == 0 || v.SeccompInstructions == 0 {
+			t.Errorf("%s: empty allowlist", v.Role)
+		}
+	}
+	if got := strings.Join(roles, ","); got != "supervisor,engine,sockd,ifch" {
+		t.Fatalf("roles %s", got)
+	}
+}
+
+func TestPolicyOneRoleText(t *testing.T) {
+	var out bytes.Buffer
+	if code := policyCmd([]string{"sockd"}, &out); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	s := out.String()
+	for _, want := range []string{"role sockd", "CAP_NET_RAW, CAP_NET_BIND_SERVICE", "arg0 == AF_PACKET(17)", "everything else kills the process"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "role engine") {
+		t.Error("printed a role that was not asked for")
+	}
+	if code := policyCmd([]string{"nosuchrole"}, &out); code != exitUsage {
+		t.Errorf("unknown role: exit %d", code)
+	}
+}
+
+// TestAudit runs the real audit: every role, every action, each in its own
+// sandboxed child.
+func TestAudit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the audit's probes enter each role's sandbox from root")
+	}
+	var out bytes.Buffer
+	code := auditCmd(append(testUsers(t), "--json"), &out)
+	var res auditOutput
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("exit %d, not JSON: %v\n%s", code, err, out.String())
+	}
+	if code != exitOK || !res.Pass {
+		t.Fatalf("audit failed (exit %d):\n%s", code, out.String())
+	}
+	if len(res.Roles) != len(policies.All()) {
+		t.Fatalf("%d roles audited", len(res.Roles))
+	}
+	wantCaps := map[string]uint64{"supervisor": 0, "engine": 0, "sockd": 1<<13 | 1<<10, "ifch": 1 << 12}
+	for _, r := range res.Roles {
+		if r.Report == nil {
+			t.Fatalf("%s: no report", r.Role)
+		}
+		s := r.Report.Status
+		if s.Uid[0] == 0 || s.NoNewPrivs != 1 || s.Seccomp != 2 || s.CapEff != wantCaps[r.Role] || s.CapBnd != wantCaps[r.Role] || s.CapAmb != 0 {
+			t.Errorf("%s: status %s", r.Role, s)
+		}
+		var denied, allowed int
+		for _, x := range r.Results {
+			if x.Expected == "allowed" {
+				allowed++
+			} else {
+				denied++
+			}
+		}
+		if denied < 15 || allowed < 1 {
+			t.Errorf("%s: %d forbidden and %d control actions", r.Role, denied, allowed)
+		}
+	}
+}
+
+// TestAuditDetectsFailure runs a control action in a role that must not be
+// able to do it, and checks that the probe reports a failure: the audit's
+// verdict has to be able to go red.
+func TestAuditDetectsFailure(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the audit's probes enter each role's sandbox from root")
+	}
+	var out bytes.Buffer
+	settings := testUsers(t)
+	if code := auditCmd(append(settings, "sockd"), &out); code != exitOK {
+		t.Fatalf("baseline sockd audit failed:\n%s", out.String())
+	}
+	s := newRoleSettingsForTest(t, settings)
+	p, err := s.policy("sockd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range controls("engine") {
+		if !strings.Contains(a.Name, "state directory") {
+			continue
+		}
+		r, _, err := probeRun(p, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Pass {
+			t.Fatalf("sockd could write a file: %+v", r)
+		}
+	}
+}
