@@ -1,0 +1,157 @@
+// Package conf reads configuration files of `key = value` lines, whose keys
+// are the long names of a program's command-line flags, and applies them to
+// a flag.FlagSet so that a file and a command line say the same things the
+// same way.
+//
+// Grammar, one line at a time (lines end with LF; a file is at most
+// MaxSize bytes of UTF-8 without control characters other than tab):
+//
+//	line    = blank / comment / setting
+//	blank   = *WSP
+//	comment = *WSP "#" *any
+//	setting = *WSP key *WSP "=" *WSP value *WSP [ "#" *any ]
+//	key     = 1*( %x61-7A / DIGIT / "-" )        ; lower case, as flag names
+//	value   = quoted / bare
+//	quoted  = DQUOTE *( any except DQUOTE and "\" / "\" ( DQUOTE / "\" ) ) DQUOTE
+//	bare    = *( any except "#" and DQUOTE ), trailing WSP removed
+//
+// A key may appear once. Errors name the line.
+package conf
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxSize bounds a configuration file.
+const MaxSize = 64 << 10
+
+// Entry is one setting and the line it came from.
+type Entry struct {
+	Line  int
+	Key   string
+	Value string
+}
+
+// Error is a problem at a line of a configuration file.
+type Error struct {
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+
+// Parse returns the settings of a configuration file in order.
+func Parse(b []byte) ([]Entry, error) {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("conf: file is %d bytes, more than %d", len(b), MaxSize)
+	}
+	if !utf8.Valid(b) {
+		return nil, errors.New("conf: file is not valid UTF-8")
+	}
+	var out []Entry
+	seen := map[string]int{}
+	for i, line := range strings.Split(string(b), "\n") {
+		n := i + 1
+		bad := func(format string, args ...any) error { return &Error{Line: n, Msg: fmt.Sprintf(format, args...)} }
+		for _, r := range line {
+			if r < 0x20 && r != '\t' || r == 0x7f {
+				return nil, bad("control character %q", r)
+			}
+		}
+		t := strings.TrimLeft(line, " \t")
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		key, rest, ok := strings.Cut(t, "=")
+		if !ok {
+			return nil, bad("want key = value")
+		}
+		key = strings.TrimRight(key, " \t")
+		if key == "" {
+			return nil, bad("empty key")
+		}
+		for _, r := range key {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return nil, bad("key %q: only lower-case letters, digits and '-'", key)
+			}
+		}
+		if prev, dup := seen[key]; dup {
+			return nil, bad("%s already set on line %d", key, prev)
+		}
+		seen[key] = n
+		val, err := parseValue(strings.TrimLeft(rest, " \t"))
+		if err != nil {
+			return nil, bad("%s: %v", key, err)
+		}
+		out = append(out, Entry{Line: n, Key: key, Value: val})
+	}
+	return out, nil
+}
+
+func parseValue(s string) (string, error) {
+	if !strings.HasPrefix(s, `"`) {
+		v, _, _ := strings.Cut(s, "#")
+		v = strings.TrimRight(v, " \t")
+		if strings.Contains(v, `"`) {
+			return "", errors.New("a quote inside an unquoted value")
+		}
+		return v, nil
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			if i+1 >= len(s) || s[i+1] != '"' && s[i+1] != '\\' {
+				return "", errors.New(`"\" must be followed by '"' or '\'`)
+			}
+			i++
+			b.WriteByte(s[i])
+		case '"':
+			tail := strings.TrimLeft(s[i+1:], " \t")
+			if tail != "" && tail[0] != '#' {
+				return "", fmt.Errorf("text after the closing quote: %q", tail)
+			}
+			return b.String(), nil
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", errors.New("unterminated quote")
+}
+
+// Format renders entries as a file that Parse reads back to the same
+// entries (line numbers aside).
+func Format(entries []Entry) string {
+	var b strings.Builder
+	for _, e := range entries {
+		v := e.Value
+		if v != strings.TrimSpace(v) || strings.ContainsAny(v, "#\"\\") {
+			v = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+		}
+		fmt.Fprintf(&b, "%s = %s\n", e.Key, v)
+	}
+	return b.String()
+}
+
+// Apply sets each entry's flag in fs. Flags already set on the command line
+// (listed in explicit) win over the file. Unknown keys and values the flag
+// rejects are errors naming the line.
+func Apply(fs *flag.FlagSet, entries []Entry, explicit map[string]bool) error {
+	for _, e := range entries {
+		f := fs.Lookup(e.Key)
+		if f == nil {
+			return &Error{Line: e.Line, Msg: fmt.Sprintf("unknown key %q", e.Key)}
+		}
+		if explicit[e.Key] {
+			continue
+		}
+		if err := fs.Set(e.Key, e.Value); err != nil {
+			return &Error{Line: e.Line, Msg: fmt.Sprintf("%s: %v", e.Key, err)}
+		}
+	}
+	return nil
+}
