@@ -76,7 +76,7 @@ func SendFD(c *net.UnixConn, msg []byte, fd int) error {
 // error (descriptors that arrived anyway are closed); end-of-file is
 // ErrPeerClosed.
 func Recv(c *net.UnixConn, size int) ([]byte, error) {
-	b, fd, err := recv(c, size, false)
+	b, fd, err := recv(c, size, fdNone)
 	if fd >= 0 {
 		unix.Close(fd)
 	}
@@ -113,14 +113,33 @@ func RecvUpTo(c *net.UnixConn, max int) ([]byte, error) {
 // control messages, truncation, another size) is an error, and every
 // descriptor received is closed.
 func RecvFD(c *net.UnixConn, size int) ([]byte, *os.File, error) {
-	b, fd, err := recv(c, size, true)
+	b, fd, err := recv(c, size, fdOne)
 	if err != nil {
 		return nil, nil, err
 	}
 	return b, os.NewFile(uintptr(fd), "received"), nil
 }
 
-func recv(c *net.UnixConn, size int, wantFD bool) ([]byte, int, error) {
+// RecvMaybeFD reads one message of exactly size bytes carrying at most one
+// descriptor, for replies that carry one only on success. The same rules as
+// RecvFD apply otherwise; the returned file is nil when none came.
+func RecvMaybeFD(c *net.UnixConn, size int) ([]byte, *os.File, error) {
+	b, fd, err := recv(c, size, fdMaybe)
+	if err != nil || fd < 0 {
+		return b, nil, err
+	}
+	return b, os.NewFile(uintptr(fd), "received"), nil
+}
+
+type fdRule int
+
+const (
+	fdNone fdRule = iota
+	fdOne
+	fdMaybe
+)
+
+func recv(c *net.UnixConn, size int, rule fdRule) ([]byte, int, error) {
 	buf := make([]byte, size+1)
 	// Room for more than one descriptor, so that extra ones are seen
 	// (and closed) rather than silently truncated away.
@@ -143,13 +162,15 @@ func recv(c *net.UnixConn, size int, wantFD bool) ([]byte, int, error) {
 	if flags&unix.MSG_TRUNC != 0 || n != size {
 		return fail("message of %d bytes, want exactly %d", n, size)
 	}
-	if !wantFD {
-		if oobn != 0 {
-			return fail("unexpected control data (%d bytes, %d descriptors)", oobn, len(fds))
-		}
+	one := len(fds) == 1 && fds[0] >= 0 && oobn == unix.CmsgSpace(4)
+	switch {
+	case oobn == 0 && rule != fdOne:
 		return buf[:n], -1, nil
-	}
-	if len(fds) != 1 || oobn != unix.CmsgSpace(4) {
+	case oobn == 0:
+		return fail("want exactly one descriptor, got none")
+	case rule == fdNone:
+		return fail("unexpected control data (%d bytes, %d descriptors)", oobn, len(fds))
+	case !one:
 		return fail("want exactly one descriptor, got %d (%d bytes of control data)", len(fds), oobn)
 	}
 	return buf[:n], fds[0], nil
