@@ -29,6 +29,8 @@ func Engine() sandbox.Policy {
 			sandbox.Allow("sendto", "DHCP and ARP frames on the packet sockets sockd handed over"),
 			sandbox.AllowIf("openat", "lease and DUID files inside the state directory, by path only (no directory descriptors)",
 				[]sandbox.Cond{{Arg: 0, Op: sandbox.Eq, Value: atFDCWD, Label: "AT_FDCWD"}}),
+			sandbox.AllowIf("getsockopt", "mdlayher/socket reads SO_TYPE when wrapping a handed-over socket",
+				[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_SOCKET, Label: "SOL_SOCKET"}, {Arg: 2, Op: sandbox.Eq, Value: unix.SO_TYPE, Label: "SO_TYPE"}}),
 			sandbox.Allow("fsync", "durable lease file before and after rename"),
 			sandbox.Allow("renameat", "atomic replacement of the lease file"),
 			sandbox.Allow("unlinkat", "removing a stale temporary lease file"),

@@ -1,6 +1,10 @@
 package policies
 
-import "github.com/ndhc-go/ndhc/sandbox"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/ndhc-go/ndhc/sandbox"
+)
 
 // Ifch is the policy of the only role that changes the interface: it keeps
 // CAP_NET_ADMIN alone, talks to the kernel through one netlink socket opened
@@ -16,12 +20,16 @@ func Ifch() sandbox.Policy {
 		Rlimits: commonRlimits(32, 1<<16),
 		Umask:   0o022,
 		Seccomp: with(runtimeBase(),
-			sandbox.Allow("sendto", "netlink requests on the handle opened before the sandbox"),
-			sandbox.Allow("recvfrom", "netlink replies on the handle opened before the sandbox"),
-			sandbox.Allow("getsockname", "netlink library checks the socket's port id"),
-			sandbox.Allow("pwrite64", "resolv.conf through the descriptor held since start-up"),
-			sandbox.Allow("ftruncate", "resolv.conf through the descriptor held since start-up"),
-			sandbox.Allow("fsync", "resolv.conf durability"),
+			sandbox.Allow("sendto", "ifch/apply Netlink: requests on the NETLINK_ROUTE handle opened before the sandbox"),
+			sandbox.Allow("recvfrom", "ifch/apply Netlink: replies on the NETLINK_ROUTE handle opened before the sandbox"),
+			sandbox.Allow("getsockname", "vishvananda/netlink checks the reply's port id on every request; net.Accept reads the local address"),
+			sandbox.Allow("pwrite64", "ifch/apply ResolvConf: one write at offset 0 through the descriptor held since start-up"),
+			sandbox.Allow("ftruncate", "ifch/apply ResolvConf: cut the padding after the write"),
+			sandbox.Allow("fsync", "ifch/apply ResolvConf: durability of the rewrite"),
+			sandbox.AllowIf("accept4", "cmd/ifchd only: peers on the listening socket opened before the sandbox (flags as Go's net package passes them)",
+				sandbox.Arg(3, sandbox.Eq, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK")),
+			sandbox.AllowIf("getsockopt", "cmd/ifchd only: SO_PEERCRED of each accepted peer",
+				[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_SOCKET, Label: "SOL_SOCKET"}, {Arg: 2, Op: sandbox.Eq, Value: unix.SO_PEERCRED, Label: "SO_PEERCRED"}}),
 		),
 	}
 }

@@ -7,10 +7,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ndhc-go/ndhc/sandbox"
-	"github.com/ndhc-go/ndhc/sandbox/probe"
-)
+	)
 
 // version is stamped by the Makefile (-ldflags -X main.version=...).
 var version = "devel"
@@ -23,6 +23,9 @@ const (
 )
 
 const usage = `usage:
+  ndhc -i IFACE [flags]           run the DHCP client on IFACE (ndhc -i IFACE -h: every flag)
+  ndhc -c FILE                    the same, configured by a file of key = value lines
+  ndhc status -i IFACE [--json]   show the saved lease
   ndhc policy [ROLE] [--json]     print the sandbox policy of every role (or one)
   ndhc audit [--json] [flags]     prove each role's sandbox by attempting forbidden actions
   ndhc version                    print the version
@@ -39,9 +42,14 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(exitUsage)
 	}
+	if strings.HasPrefix(os.Args[1], "-") && os.Args[1] != "-h" && os.Args[1] != "--help" && os.Args[1] != "--version" {
+		os.Exit(runClient(os.Args[1:]))
+	}
 	switch os.Args[1] {
 	case "policy":
 		os.Exit(policyCmd(os.Args[2:], os.Stdout))
+	case "status":
+		os.Exit(statusCmd(os.Args[2:], os.Stdout))
 	case "audit":
 		os.Exit(auditCmd(os.Args[2:], os.Stdout))
 	case "version", "--version":
@@ -50,17 +58,6 @@ func main() {
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "ndhc: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(exitUsage)
-	}
-}
-
-// runRole runs a role this binary was re-executed as. It never returns.
-func runRole(role string) {
-	switch role {
-	case probe.Role:
-		probe.Child(auditActions())
-	default:
-		fmt.Fprintf(os.Stderr, "ndhc: unknown role %q\n", role)
 		os.Exit(exitUsage)
 	}
 }

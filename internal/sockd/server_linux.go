@@ -77,7 +77,17 @@ func Open(req Request, ifi Interface) (*os.File, error) {
 	nifi := &net.Interface{Index: ifi.Index, Name: ifi.Name, HardwareAddr: net.HardwareAddr(ifi.MAC[:])}
 	switch req.Kind {
 	case DHCPRaw:
-		return packetSocket(nifi, unix.ETH_P_IP, dhcp.DHCPFilter())
+		f, err := packetSocket(nifi, unix.ETH_P_IP, dhcp.DHCPFilter())
+		if err != nil {
+			return nil, err
+		}
+		// PACKET_AUXDATA tells the engine when a frame's UDP checksum is
+		// only partial (checksum offload on a local veth peer).
+		if err := unix.SetsockoptInt(int(f.Fd()), unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
 	case ARP:
 		return packetSocket(nifi, unix.ETH_P_ARP, dhcp.ARPFilter())
 	case ARPDefense:
