@@ -54,6 +54,7 @@ const (
 	evARP
 	evLink
 	evCommand
+	evSockErr
 	evFatal
 )
 
@@ -180,6 +181,11 @@ func (e *engine) handle(ev event) []dhcp.Action {
 			return nil // from a socket closed since
 		}
 		return e.client.HandlePacket(now, ev.msg)
+	case evSockErr:
+		if ev.gen != e.gen[ev.sock] {
+			return nil // closed on purpose
+		}
+		return []dhcp.Action{dhcp.Exit{Code: exitFailure, Reason: "socket failed: " + ev.err.Error()}}
 	case evARP:
 		if ev.gen != e.gen[sockARP] {
 			return nil

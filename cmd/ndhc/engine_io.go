@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"time"
 	"unsafe"
 
@@ -108,10 +107,9 @@ func (e *engine) readSocket(c *socket.Conn, idx, gen int) {
 			n, from, err = c.Recvfrom(context.Background(), buf, 0)
 		}
 		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			e.events <- event{kind: evFatal, err: fmt.Errorf("reading socket: %w", err)}
+			// The main loop knows whether this socket was closed on
+			// purpose (its generation moved on) or failed.
+			e.events <- event{kind: evSockErr, sock: idx, gen: gen, err: err}
 			return
 		}
 		switch idx {

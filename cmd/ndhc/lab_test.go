@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,5 +196,26 @@ func TestLabOneShot(t *testing.T) {
 		if !strings.Contains(c.out.String(), fmt.Sprintf("child=%s", role)) {
 			t.Errorf("no sandbox line for %s", role)
 		}
+	}
+}
+
+// TestLabDaemonSignals: the daemon binds, SIGUSR1 renews (a new ACK), and
+// SIGTERM ends every role with status 0, leaving the address configured.
+func TestLabDaemonSignals(t *testing.T) {
+	l := newLab(t, "signals")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, l, clientOpts{})
+	waitFor(t, 20*time.Second, "a lease", func() bool { return clientAddr(t, l).IsValid() })
+	acks := strings.Count(c.out.String(), "state BOUND")
+	c.cmd.Process.Signal(syscall.SIGUSR1)
+	waitFor(t, 20*time.Second, "a renewal", func() bool { return strings.Count(c.out.String(), "state BOUND") > acks })
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	if code := c.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+	if !clientAddr(t, l).IsValid() {
+		t.Error("SIGTERM without --release-on-exit removed the address")
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/ndhc-go/ndhc/sandbox"
-	)
+)
 
 // version is stamped by the Makefile (-ldflags -X main.version=...).
 var version = "devel"

@@ -177,16 +177,22 @@ func (s *supervisor) watch(sigs chan os.Signal) int {
 				return exitRoleDied
 			}
 		case c := <-exited:
-			err := c.Err()
-			if c == engine && err == nil {
+			// When the engine finishes (one-shot, SIGTERM), sockd and ifch
+			// see its channels close and exit too, possibly first: give the
+			// engine a moment before calling an exit unexpected.
+			if c != engine && c.Err() == nil {
+				select {
+				case <-engine.Done():
+					c = engine
+				case <-time.After(2 * time.Second):
+				}
+			}
+			if c == engine && c.Err() == nil {
 				s.log.Info("engine finished")
 				return exitOK
 			}
-			code := exitRoleDied
-			var ee *os.ProcessState
-			_ = ee
-			s.log.Error("role exited; stopping every role", "child", c.Role, "pid", c.Pid(), "status", describeExit(err))
-			return code
+			s.log.Error("role exited; stopping every role", "child", c.Role, "pid", c.Pid(), "status", describeExit(c.Err()))
+			return exitRoleDied
 		}
 	}
 }

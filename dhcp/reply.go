@@ -1,0 +1,173 @@
+package dhcp
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+)
+
+// Capacities of a [Reply]. A reply that carries more is rejected rather than
+// cut short.
+const (
+	MaxAddrs         = 16 // routers, DNS servers, NTP servers
+	MaxSearchDomains = 16 // option 119 names
+	MaxRoutes        = 32 // option 121 routes
+)
+
+// Reply is a validated BOOTREPLY (DHCPOFFER, DHCPACK or DHCPNAK): the
+// message and the typed values of the options a client uses. Every option
+// listed below that is present has been validated; a field is zero when its
+// option is absent (use Has to tell a zero value from an absent one where
+// that matters). All storage is fixed-size: [ParseReply] does not allocate.
+// Reply is large (about 12 KiB); reuse one and pass it by pointer.
+type Reply struct {
+	Msg Message
+
+	Type          MessageType // option 53
+	ServerID      netip.Addr  // option 54
+	SubnetMask    netip.Addr  // option 1, contiguous
+	Broadcast     netip.Addr  // option 28
+	MTU           uint16      // option 26, at least MinMTU
+	LeaseTime     uint32      // option 51, seconds; 0xffffffff is infinite
+	RenewalTime   uint32      // option 58, T1 in seconds
+	RebindingTime uint32      // option 59, T2 in seconds
+	DomainName    DomainName  // option 15
+	Hostname      Hostname    // option 12
+
+	nRouters, nDNS, nNTP, nSearch, nRoutes uint8
+
+	routers [MaxAddrs]netip.Addr
+	dns     [MaxAddrs]netip.Addr
+	ntp     [MaxAddrs]netip.Addr
+	search  [MaxSearchDomains]DomainName
+	routes  [MaxRoutes]Route
+}
+
+// Routers returns the routers of option 3 (RFC 2132 section 3.5). If option
+// 121 is present the client must ignore them (RFC 3442 section 2).
+func (r *Reply) Routers() []netip.Addr { return r.routers[:r.nRouters] }
+
+// DNS returns the domain name servers of option 6 (RFC 2132 section 3.8).
+func (r *Reply) DNS() []netip.Addr { return r.dns[:r.nDNS] }
+
+// NTPServers returns the NTP servers of option 42 (RFC 2132 section 8.3).
+func (r *Reply) NTPServers() []netip.Addr { return r.ntp[:r.nNTP] }
+
+// SearchList returns the domain search list of option 119 (RFC 3397).
+func (r *Reply) SearchList() []DomainName { return r.search[:r.nSearch] }
+
+// Routes returns the classless static routes of option 121 (RFC 3442).
+func (r *Reply) Routes() []Route { return r.routes[:r.nRoutes] }
+
+// Has reports whether the reply carries option code.
+func (r *Reply) Has(code OptionCode) bool { return r.Msg.Options.Has(code) }
+
+// PrefixLen returns the prefix length of the subnet mask, and false if the
+// reply has no subnet mask.
+func (r *Reply) PrefixLen() (int, bool) { return MaskBits(r.SubnetMask) }
+
+// ParseReply decodes b, a DHCP message from a UDP payload, as a reply to an
+// Ethernet client, into r. On top of the checks of [Message.UnmarshalBinary]
+// it requires op BOOTREPLY, htype 1 and hlen 6 (RFC 2131 section 2), a
+// message type of DHCPOFFER, DHCPACK or DHCPNAK, and a server identifier
+// (RFC 2131 section 4.3.1, table 3), and it validates the options the typed
+// fields of r hold, plus 50, 57 and 61 when present. Matching xid, chaddr
+// and client identifier against the client's own is the caller's job.
+//
+// ParseReply does not allocate, except for the error it returns. On error
+// *r is zeroed.
+func ParseReply(b []byte, r *Reply) error {
+	if err := r.parse(b); err != nil {
+		*r = Reply{}
+		return err
+	}
+	return nil
+}
+
+func (r *Reply) parse(b []byte) error {
+	m := &r.Msg
+	if err := m.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	if m.Op != BootReply {
+		return errors.New("dhcp: not a reply: op " + m.Op.String())
+	}
+	if m.HType != HTypeEthernet || m.HLen != HLenEthernet {
+		return errors.New("dhcp: not an ethernet reply")
+	}
+	r.Type = 0
+	r.ServerID, r.SubnetMask, r.Broadcast = netip.Addr{}, netip.Addr{}, netip.Addr{}
+	r.MTU, r.LeaseTime, r.RenewalTime, r.RebindingTime = 0, 0, 0, 0
+	r.DomainName.reset()
+	r.Hostname.reset()
+	r.nRouters, r.nDNS, r.nNTP, r.nSearch, r.nRoutes = 0, 0, 0, 0, 0
+
+	d := m.Options.Decoder()
+	for d.Next() {
+		switch d.Code() {
+		case OptMessageType:
+			r.Type = d.MessageType()
+		case OptServerID:
+			r.ServerID = d.Addr()
+		case OptSubnetMask:
+			r.SubnetMask = d.SubnetMask()
+		case OptRouter:
+			r.nRouters = uint8(d.Addrs(r.routers[:]))
+		case OptDNS:
+			r.nDNS = uint8(d.Addrs(r.dns[:]))
+		case OptNTPServers:
+			r.nNTP = uint8(d.Addrs(r.ntp[:]))
+		case OptHostname:
+			d.hostnameInto(&r.Hostname)
+		case OptDomainName:
+			d.domainNameInto(&r.DomainName)
+		case OptInterfaceMTU:
+			r.MTU = d.MTU()
+		case OptBroadcast:
+			r.Broadcast = d.Addr()
+		case OptLeaseTime:
+			r.LeaseTime = d.Uint32()
+		case OptRenewalTime:
+			r.RenewalTime = d.Uint32()
+		case OptRebindingTime:
+			r.RebindingTime = d.Uint32()
+		case OptDomainSearch:
+			r.nSearch = uint8(d.DomainSearch(r.search[:]))
+		case OptClasslessRoutes:
+			r.nRoutes = uint8(d.Routes(r.routes[:]))
+		case OptRequestedIP:
+			d.Addr()
+		case OptMaxMessageSize:
+			d.MaxMessageSize()
+		case OptClientID:
+			if err := checkClientID(d.Bytes()); err != nil {
+				d.fail(err)
+			}
+		}
+	}
+	if err := d.Err(); err != nil {
+		return err
+	}
+	switch r.Type {
+	case Offer, Ack, Nak:
+	case 0:
+		return errors.New("dhcp: reply without message type")
+	default:
+		return errors.New("dhcp: " + r.Type.String() + " is not a reply")
+	}
+	if !r.ServerID.IsValid() {
+		return errors.New("dhcp: " + r.Type.String() + " without server identifier")
+	}
+	return nil
+}
+
+// Equal reports whether r and s hold the same message and values.
+func (r *Reply) Equal(s *Reply) bool {
+	return r.Msg.Equal(&s.Msg) && r.Type == s.Type && r.ServerID == s.ServerID &&
+		r.SubnetMask == s.SubnetMask && r.Broadcast == s.Broadcast && r.MTU == s.MTU &&
+		r.LeaseTime == s.LeaseTime && r.RenewalTime == s.RenewalTime && r.RebindingTime == s.RebindingTime &&
+		r.DomainName == s.DomainName && r.Hostname == s.Hostname &&
+		slices.Equal(r.Routers(), s.Routers()) && slices.Equal(r.DNS(), s.DNS()) &&
+		slices.Equal(r.NTPServers(), s.NTPServers()) && slices.Equal(r.SearchList(), s.SearchList()) &&
+		slices.Equal(r.Routes(), s.Routes())
+}
