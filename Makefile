@@ -19,6 +19,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -o $(BIN)/ndhc-demo ./internal/demo
 
 # Unit tests, every fuzz target's seed corpus, and (as root) the sandbox,
 # audit and network-namespace integration tests.

@@ -239,7 +239,7 @@ func Enter(p Policy, o Options) (*Report, error) {
 	case abiErr != nil && slices.Contains(o.Degrade, LayerLandlock):
 		rep.Degraded = append(rep.Degraded, LayerLandlock)
 		log.Warn("SANDBOX DEGRADED: landlock skipped by operator request; the role has no filesystem or network access control beyond chroot and seccomp",
-			"role", p.Role, "reason", abiErr)
+			"policy", p.Role, "reason", abiErr)
 	case abiErr != nil:
 		return fail(LayerLandlock, fmt.Errorf("%w (pass --allow-degraded-sandbox=landlock to run without it)", abiErr))
 	default:
@@ -251,7 +251,7 @@ func Enter(p Policy, o Options) (*Report, error) {
 		}
 		rep.LandlockEnforced, rep.LandlockMissing = LandlockRights(abi, p.Landlock)
 		if len(rep.LandlockMissing) > 0 {
-			log.Info("landlock rights the kernel lacks", "role", p.Role, "abi", abi, "missing", strings.Join(rep.LandlockMissing, ","))
+			log.Info("landlock rights the kernel lacks", "policy", p.Role, "abi", abi, "missing", strings.Join(rep.LandlockMissing, ","))
 		}
 	}
 
@@ -259,7 +259,7 @@ func Enter(p Policy, o Options) (*Report, error) {
 	if err := installSeccomp(prog); err != nil {
 		if slices.Contains(o.Degrade, LayerSeccomp) && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)) {
 			rep.Degraded = append(rep.Degraded, LayerSeccomp)
-			log.Warn("SANDBOX DEGRADED: seccomp skipped by operator request; every syscall is reachable", "role", p.Role, "reason", err)
+			log.Warn("SANDBOX DEGRADED: seccomp skipped by operator request; every syscall is reachable", "policy", p.Role, "reason", err)
 		} else {
 			return fail(LayerSeccomp, err)
 		}

@@ -121,7 +121,8 @@ func runIfch(in *sandbox.Inherited, cfg *roleConfig, log *slog.Logger) int {
 		log.Error("netlink", "err", err)
 		return exitFailure
 	}
-	acfg := apply.Config{Metric: cfg.Ifch.RouteMetric, Log: log}
+	// The applier names the interface in its own lines.
+	acfg := apply.Config{Metric: cfg.Ifch.RouteMetric, Log: slog.New(log.Handler()).With("role", "ifch")}
 	if cfg.Ifch.ResolvConf != "" {
 		r, err := apply.OpenResolvConf(cfg.Ifch.ResolvConf)
 		if err != nil {
