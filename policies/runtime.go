@@ -42,6 +42,7 @@ func runtimeBase() []sandbox.Syscall {
 		sandbox.Allow("getpid", "runtime: preemption signals to its own threads"),
 		sandbox.Allow("tgkill", "runtime: preemption signals to its own threads (Landlock scoping refuses other processes)"),
 		sandbox.Allow("nanosleep", "runtime: usleep in the scheduler"),
+		sandbox.Allow("restart_syscall", "kernel: resumes a nanosleep or futex wait that a signal (Go's preemption, SIGURG) interrupted"),
 		sandbox.Allow("sched_yield", "runtime: osyield in the scheduler"),
 		sandbox.Allow("sched_getaffinity", "runtime: GOMAXPROCS update once a second (Go >= 1.25)"),
 		sandbox.Allow("pread64", "runtime: GOMAXPROCS reads cgroup limits (Go >= 1.25); sandbox read-back of /proc status"),

@@ -182,8 +182,10 @@ func Enter(p Policy, o Options) (*Report, error) {
 	}
 
 	// 4. Identity (Go applies these to every thread).
-	if err := syscall.Setgroups(nil); err != nil {
-		return fail("user", fmt.Errorf("setgroups: %w", err))
+	if groups, err := syscall.Getgroups(); err != nil || len(groups) > 0 {
+		if err := syscall.Setgroups(nil); err != nil {
+			return fail("user", fmt.Errorf("setgroups: %w", err))
+		}
 	}
 	if err := syscall.Setresgid(int(gid), int(gid), int(gid)); err != nil {
 		return fail("user", fmt.Errorf("setresgid %d: %w", gid, err))
@@ -205,6 +207,13 @@ func Enter(p Policy, o Options) (*Report, error) {
 	// 5. Bounding and ambient sets.
 	for c := 0; c <= lastCap; c++ {
 		if keep&(1<<c) != 0 {
+			continue
+		}
+		// Threads inherit the bounding set of the thread that created
+		// them, and Spawn's parent thread narrowed it before the fork: a
+		// capability already out of this thread's set is out of every
+		// thread's (the read-back below checks each one).
+		if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == nil && in == 0 {
 			continue
 		}
 		if err := allThreadsPrctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0); err != nil {

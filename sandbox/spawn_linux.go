@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Environment variables through which Spawn tells a child what it is. They
@@ -112,30 +114,60 @@ func Spawn(role string, p Policy, files ...File) (*Child, error) {
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
-	// The parent-death signal fires when the thread that forked exits;
-	// a locked thread is not handed to another goroutine in between, and
-	// Go only ends threads whose goroutine exits while locked.
-	runtime.LockOSThread()
-	err = cmd.Start()
-	runtime.UnlockOSThread()
-	if err != nil {
+	keep, _ := CapMask(p.Caps)
+	c := &Child{Role: role, Ctl: ctl, cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go c.parent(keep|setupCaps, started)
+	if err := <-started; err != nil {
 		ctl.Close()
 		return nil, fmt.Errorf("sandbox: spawn %s: %w", role, err)
 	}
-	c := &Child{Role: role, Ctl: ctl, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		err := cmd.Wait()
-		c.mu.Lock()
-		c.err = err
-		c.mu.Unlock()
-		close(c.done)
-	}()
 	if err := Send(ctl, pj); err != nil {
 		c.Kill()
 		ctl.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// setupCaps are the capabilities a child needs to enter its sandbox:
+// chroot, setgroups/setgid/setuid, securebits and bounding-set changes,
+// and opening the files it holds before the drop.
+var setupCaps = func() uint64 {
+	m, _ := CapMask([]string{"CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH"})
+	return m
+}()
+
+// parent runs on an OS thread of its own for the child's whole life: the
+// parent-death signal fires when the thread that forked the child exits,
+// so the thread stays locked until the child is gone (Go ends a thread
+// whose goroutine exits locked). Before forking, it narrows its own
+// bounding set to what the child may keep plus what the child needs to
+// enter its sandbox: the child inherits that set, so Enter drops a handful
+// of capabilities on every thread instead of nearly all of them (each
+// all-thread call stops the world; measured, the full loop took 10 ms of a
+// role's 15 ms start-up).
+func (c *Child) parent(keep uint64, started chan<- error) {
+	runtime.LockOSThread()
+	if last, err := readLastCap(); err == nil {
+		for i := 0; i <= last; i++ {
+			if keep&(1<<i) == 0 {
+				// Best effort: an unprivileged parent cannot, and its
+				// child then fails in Enter with a clear error anyway.
+				unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(i), 0, 0, 0)
+			}
+		}
+	}
+	if err := c.cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	err := c.cmd.Wait()
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	close(c.done)
 }
 
 // Inherited is what a spawned child received from its parent.

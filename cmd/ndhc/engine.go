@@ -45,6 +45,9 @@ type engine struct {
 	arp     *socket.Conn
 	gen     [4]int
 	sendBuf []byte
+	// heldAddr is the leased address before the client call whose
+	// actions are being carried out; see socketAddr.
+	heldAddr netip.Addr
 }
 
 type eventKind int
@@ -105,6 +108,7 @@ func runEngine(in *sandbox.Inherited, cfg *roleConfig, log *slog.Logger) int {
 	if err := sendJSON(in.Ctl, []byte{ctlReady}, rep); err != nil {
 		return exitFailure
 	}
+	releaseStartupMemory()
 	hw, err := net.ParseMAC(cfg.MAC)
 	if err != nil || len(hw) != 6 {
 		log.Error("bad hardware address from the supervisor", "mac", cfg.MAC)
@@ -155,15 +159,23 @@ func (e *engine) run() int {
 		timer.Reset(untilDeadline(e.client.Deadline()))
 		select {
 		case ev := <-e.events:
-			acts = e.handle(ev)
+			acts = e.call(func() []dhcp.Action { return e.handle(ev) })
 			if ev.kind == evFatal {
 				e.log.Error("engine cannot continue", "err", ev.err)
 				return exitFailure
 			}
 		case <-timer.C:
-			acts = e.client.HandleTimer(time.Now())
+			acts = e.call(func() []dhcp.Action { return e.client.HandleTimer(time.Now()) })
 		}
 	}
+}
+
+// call makes one call into the client and returns its actions, noting
+// first the lease the client holds: the actions of a call may need the
+// lease the call dropped (see socketAddr).
+func (e *engine) call(f func() []dhcp.Action) []dhcp.Action {
+	e.heldAddr = e.leaseAddr()
+	return f()
 }
 
 func untilDeadline(d time.Time) time.Duration {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 
 	"github.com/ndhc-go/ndhc/dhcp"
 	"github.com/ndhc-go/ndhc/ifch"
@@ -57,8 +58,17 @@ func ready(in *sandbox.Inherited, log *slog.Logger) bool {
 		log.Error("entering sandbox", "err", err)
 		return false
 	}
-	return sendJSON(in.Ctl, []byte{ctlReady}, rep) == nil
+	if sendJSON(in.Ctl, []byte{ctlReady}, rep) != nil {
+		return false
+	}
+	releaseStartupMemory()
+	return true
 }
+
+// releaseStartupMemory returns to the kernel the heap that start-up used
+// (configuration, policy, sandbox set-up) and that a long-running role will
+// not need again.
+func releaseStartupMemory() { debug.FreeOSMemory() }
 
 // watchParent exits the role when the supervisor goes away or sends
 // anything: only the engine takes commands.

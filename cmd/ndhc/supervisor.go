@@ -97,6 +97,8 @@ func (s *supervisor) run() int {
 		{"engine", []sandbox.File{{Name: "sockd", File: engSockd}, {Name: "ifch", File: engIfch}, {Name: "links", File: links}}},
 	}
 	defer s.killAll()
+	// Spawn every role first and collect their ready notices after: the
+	// roles start (exec, Go runtime, sandbox) in parallel.
 	for _, step := range plan {
 		p, err := s.settings.policy(step.role)
 		if err != nil {
@@ -116,19 +118,21 @@ func (s *supervisor) run() int {
 			s.log.Error("configuring role", "role", step.role, "err", err)
 			return exitFailure
 		}
+	}
+	for _, child := range s.children {
 		child.Ctl.SetReadDeadline(time.Now().Add(10 * time.Second))
 		rep, err := recvReady(child.Ctl)
 		if err != nil {
 			select {
 			case <-child.Done():
-				s.log.Error("role failed to start", "role", step.role, "exit", child.Err())
+				s.log.Error("role failed to start", "role", child.Role, "exit", describeExit(child.Err()))
 			case <-time.After(time.Second):
-				s.log.Error("role sent no ready notice", "role", step.role, "err", err)
+				s.log.Error("role sent no ready notice", "role", child.Role, "err", err)
 			}
 			return exitSandbox
 		}
 		child.Ctl.SetReadDeadline(time.Time{})
-		s.logReady(step.role, child.Pid(), rep)
+		s.logReady(child.Role, child.Pid(), rep)
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -144,6 +148,7 @@ func (s *supervisor) run() int {
 		return exitSandbox
 	}
 	s.logReady("supervisor", os.Getpid(), rep)
+	releaseStartupMemory()
 	return s.watch(sigs)
 }
 
