@@ -1,0 +1,100 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/ndhc-go/ndhc/ifch"
+)
+
+// ErrProtocol is wrapped by the error Serve returns when its peer broke the
+// grammar or the size bound: the peer is broken or hostile, and the ifch role
+// must exit (cmd/ifchd drops that one connection).
+var ErrProtocol = errors.New("ifch: protocol violation")
+
+// DefaultWriteTimeout bounds the sending of one reply.
+const DefaultWriteTimeout = 5 * time.Second
+
+// ServeOptions configure Serve.
+type ServeOptions struct {
+	// Policy is what this peer may ask for. Required.
+	Policy *ifch.Policy
+	// Log receives refusals and failures; nil discards.
+	Log *slog.Logger
+	// IdleTimeout, when positive, drops a peer silent for that long.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each reply; zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+}
+
+// Serve answers the commands arriving on conn, one message per
+// SOCK_SEQPACKET datagram, until the peer closes it. Each message is
+// decoded, validated against o.Policy and, if acceptable, applied by a; each
+// gets exactly one reply. A policy refusal or a kernel failure is answered
+// and survived. A message over ifch.MaxMessageSize or one that breaks the
+// grammar is answered with its error code, and Serve returns an error
+// wrapping ErrProtocol. Serve returns nil when the peer closes the
+// connection, and any other read or write error as it is. It does not close
+// conn.
+func Serve(conn net.Conn, a *Applier, o ServeOptions) error {
+	if o.Policy == nil {
+		return errors.New("ifch: serve: no policy")
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	wt := o.WriteTimeout
+	if wt == 0 {
+		wt = DefaultWriteTimeout
+	}
+	reply := func(r ifch.Reply) error {
+		b, err := r.MarshalText()
+		if err != nil {
+			return err // cannot happen for replies built by ReplyFor
+		}
+		if err := conn.SetWriteDeadline(time.Now().Add(wt)); err != nil && !errors.Is(err, os.ErrNoDeadline) {
+			return fmt.Errorf("ifch: serve: %w", err)
+		}
+		if _, err := conn.Write(b); err != nil {
+			return fmt.Errorf("ifch: serve: reply: %w", err)
+		}
+		return nil
+	}
+	buf := make([]byte, ifch.MaxMessageSize+1)
+	for {
+		if o.IdleTimeout > 0 {
+			if err := conn.SetReadDeadline(time.Now().Add(o.IdleTimeout)); err != nil && !errors.Is(err, os.ErrNoDeadline) {
+				return fmt.Errorf("ifch: serve: %w", err)
+			}
+		}
+		n, err := conn.Read(buf)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("ifch: serve: read: %w", err)
+		}
+		cmd, err := ifch.Unmarshal(buf[:n])
+		if err != nil {
+			log.Error("protocol violation, dropping peer", "err", err, "bytes", n)
+			rerr := reply(ifch.ReplyFor(err))
+			return errors.Join(fmt.Errorf("%w: %w", ErrProtocol, err), rerr)
+		}
+		if err := o.Policy.Validate(cmd); err != nil {
+			log.Warn("refused", "iface", cmd.Iface(), "err", err)
+			if err := reply(ifch.ReplyFor(err)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := reply(a.Do(cmd)); err != nil {
+			return err
+		}
+	}
+}

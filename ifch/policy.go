@@ -1,0 +1,292 @@
+package ifch
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// Defaults used for the zero value of the corresponding Policy fields.
+const (
+	DefaultMinPrefixLen = 8
+	DefaultMaxRoutes    = 32
+	DefaultMaxDNS       = 8
+	DefaultMaxSearch    = 8
+	// DefaultMinMTU is the smallest datagram every IPv4 host must accept
+	// (RFC 791); smaller MTUs exist but are not what a DHCP server should
+	// hand out to a stranger.
+	DefaultMinMTU = 576
+)
+
+// MinMTU and MaxMTU bound any MTU ifch sets (RFC 2132 section 5.1 says 68 is
+// the minimum legal value; 65535 is the IPv4 maximum).
+const (
+	MinMTU = 68
+	MaxMTU = 65535
+)
+
+// Policy is what an ifch allows one peer to ask for. It is checked by
+// Validate before anything is changed. Zero numeric fields take the Default*
+// values; a zero Policy allows no interface at all.
+type Policy struct {
+	// Interfaces are the interfaces the peer may change or query.
+	Interfaces []string
+	// AllowedRanges, when not empty, must contain the leased address.
+	AllowedRanges []netip.Prefix
+	// MinPrefixLen is the shortest subnet prefix accepted.
+	MinPrefixLen int
+	// AllowLinkLocal accepts 169.254/16 leases.
+	AllowLinkLocal bool
+	// AllowOffLinkRouter accepts a router or route gateway outside the
+	// leased subnet (it is then installed with the onlink flag), as some
+	// cloud providers do with /32 leases.
+	AllowOffLinkRouter bool
+	// ForbidClasslessDefault refuses a 0.0.0.0/0 classless static route.
+	ForbidClasslessDefault bool
+	// MaxRoutes bounds the classless static routes.
+	MaxRoutes int
+	// MaxDNS bounds the DNS servers.
+	MaxDNS int
+	// MaxSearch bounds the search domains.
+	MaxSearch int
+	// MinMTU is the MTU floor, at least the package MinMTU.
+	MinMTU int
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Allows reports whether the policy lets its peer act on interface name.
+func (p *Policy) Allows(name string) bool { return slices.Contains(p.Interfaces, name) }
+
+// Validate checks c against the policy and the rules every configuration
+// must follow whatever the policy. It returns nil or a *PolicyError whose
+// Code says which rule was broken. It never changes anything and is cheap
+// enough to call on every message; the engine may call it too, to refuse
+// a lease before it reaches ifch.
+func (p *Policy) Validate(c Command) error {
+	if c == nil {
+		return refuse(ErrSyntax, "command", "no command")
+	}
+	if !p.Allows(c.Iface()) {
+		return refuse(ErrWrongInterface, "interface", "%q is not served to this peer", c.Iface())
+	}
+	if cfg, ok := c.(*Configure); ok {
+		return p.validateConfigure(cfg)
+	}
+	return nil
+}
+
+func (p *Policy) validateConfigure(c *Configure) error {
+	if err := p.checkAddress(c.Address); err != nil {
+		return err
+	}
+	subnet := c.Address.Masked()
+	if c.Broadcast.IsValid() {
+		want, ok := directedBroadcast(c.Address)
+		switch {
+		case !c.Broadcast.Is4():
+			return refuse(ErrBadBroadcast, "broadcast", "not IPv4")
+		case !ok:
+			return refuse(ErrBadBroadcast, "broadcast", "a /%d has no broadcast address", c.Address.Bits())
+		case c.Broadcast != want:
+			return refuse(ErrBadBroadcast, "broadcast", "%v is not %v, the broadcast of %v", c.Broadcast, want, subnet)
+		}
+	}
+	if c.Router.IsValid() {
+		if err := p.checkGateway("router", c.Router, c.Address); err != nil {
+			return err
+		}
+	}
+	if err := p.checkRoutes(c); err != nil {
+		return err
+	}
+	if len(c.DNS) > orDefault(p.MaxDNS, DefaultMaxDNS) {
+		return refuse(ErrTooManyServers, "dns", "%d servers, at most %d", len(c.DNS), orDefault(p.MaxDNS, DefaultMaxDNS))
+	}
+	for i, a := range c.DNS {
+		f := fmt.Sprintf("dns %d", i+1)
+		if why := notUnicast(a); why != "" {
+			return refuse(ErrNotUnicast, f, "%v is %s", a, why)
+		}
+		if slices.Contains(c.DNS[:i], a) {
+			return refuse(ErrDuplicate, f, "%v listed twice", a)
+		}
+	}
+	if c.Domain != "" {
+		if err := checkDomainName(c.Domain); err != nil {
+			return refuse(ErrBadName, "domain", "%v", err)
+		}
+	}
+	if len(c.Search) > orDefault(p.MaxSearch, DefaultMaxSearch) {
+		return refuse(ErrTooManyNames, "search", "%d domains, at most %d", len(c.Search), orDefault(p.MaxSearch, DefaultMaxSearch))
+	}
+	for i, s := range c.Search {
+		f := fmt.Sprintf("search %d", i+1)
+		if err := checkDomainName(s); err != nil {
+			return refuse(ErrBadName, f, "%v", err)
+		}
+		if slices.Contains(c.Search[:i], s) {
+			return refuse(ErrDuplicate, f, "listed twice")
+		}
+	}
+	if c.MTU != 0 {
+		floor := max(orDefault(p.MinMTU, DefaultMinMTU), MinMTU)
+		if c.MTU < MinMTU || c.MTU > MaxMTU {
+			return refuse(ErrBadMTU, "mtu", "%d is outside %d..%d", c.MTU, MinMTU, MaxMTU)
+		}
+		if int(c.MTU) < floor {
+			return refuse(ErrBadMTU, "mtu", "%d is below the floor %d", c.MTU, floor)
+		}
+	}
+	if c.Hostname != "" {
+		if err := checkHostname(c.Hostname); err != nil {
+			return refuse(ErrBadName, "hostname", "%v", err)
+		}
+	}
+	for _, l := range []struct {
+		f string
+		v Lifetime
+	}{{"valid lifetime", c.Valid}, {"preferred lifetime", c.Preferred}} {
+		if l.v > MaxLifetime && l.v != Forever {
+			return refuse(ErrBadLifetime, l.f, "%d s overflows the kernel's 32-bit lifetime; use infinite", uint64(l.v))
+		}
+	}
+	if c.Valid == 0 {
+		return refuse(ErrBadLifetime, "valid lifetime", "zero")
+	}
+	if c.Preferred > c.Valid {
+		return refuse(ErrBadLifetime, "preferred lifetime", "%v is longer than the valid lifetime %v", c.Preferred, c.Valid)
+	}
+	return nil
+}
+
+func (p *Policy) checkAddress(pf netip.Prefix) error {
+	if !isPrefix4(pf) {
+		return refuse(ErrNotUnicast, "address", "not an IPv4 address with a prefix length")
+	}
+	a, bits := pf.Addr(), pf.Bits()
+	if lo := orDefault(p.MinPrefixLen, DefaultMinPrefixLen); bits < lo {
+		return refuse(ErrPrefixLength, "address", "/%d is shorter than /%d", bits, lo)
+	}
+	if why := notUnicast(a); why != "" {
+		return refuse(ErrNotUnicast, "address", "%v is %s", a, why)
+	}
+	if bits <= 30 {
+		if a == pf.Masked().Addr() {
+			return refuse(ErrNotUnicast, "address", "%v is the network address of %v", a, pf.Masked())
+		}
+		if b, _ := directedBroadcast(pf); a == b {
+			return refuse(ErrNotUnicast, "address", "%v is the broadcast address of %v", a, pf.Masked())
+		}
+	}
+	if a.IsLinkLocalUnicast() && !p.AllowLinkLocal {
+		return refuse(ErrLinkLocal, "address", "%v is link-local", a)
+	}
+	if len(p.AllowedRanges) > 0 && !slices.ContainsFunc(p.AllowedRanges, func(r netip.Prefix) bool { return r.Contains(a) }) {
+		return refuse(ErrOutOfRange, "address", "%v is outside the allowed ranges", a)
+	}
+	return nil
+}
+
+// checkGateway checks a router or a route's gateway against the lease addr.
+func (p *Policy) checkGateway(field string, gw netip.Addr, addr netip.Prefix) error {
+	if !gw.Is4() {
+		return refuse(ErrNotUnicast, field, "not IPv4")
+	}
+	if why := notUnicast(gw); why != "" {
+		return refuse(ErrNotUnicast, field, "%v is %s", gw, why)
+	}
+	if gw == addr.Addr() {
+		return refuse(ErrNotOnLink, field, "%v is our own address", gw)
+	}
+	subnet := addr.Masked()
+	if subnet.Contains(gw) && subnet.Bits() <= 30 {
+		if b, _ := directedBroadcast(addr); gw == subnet.Addr() || gw == b {
+			return refuse(ErrNotUnicast, field, "%v is the network or broadcast address of %v", gw, subnet)
+		}
+	}
+	if !subnet.Contains(gw) && !p.AllowOffLinkRouter {
+		return refuse(ErrNotOnLink, field, "%v is outside %v", gw, subnet)
+	}
+	return nil
+}
+
+func (p *Policy) checkRoutes(c *Configure) error {
+	if n, limit := len(c.Routes), orDefault(p.MaxRoutes, DefaultMaxRoutes); n > limit {
+		return refuse(ErrTooManyRoutes, "route", "%d routes, at most %d", n, limit)
+	}
+	for i, r := range c.Routes {
+		f := fmt.Sprintf("route %d", i+1)
+		if !isPrefix4(r.Dst) {
+			return refuse(ErrBadRoute, f, "destination is not an IPv4 prefix")
+		}
+		if r.Dst != r.Dst.Masked() {
+			return refuse(ErrBadRoute, f, "destination %v has host bits set", r.Dst)
+		}
+		d := r.Dst.Addr()
+		if r.Dst.Bits() > 0 {
+			if why := notUnicast(d); why != "" {
+				return refuse(ErrBadRoute, f, "destination %v is not a unicast network", r.Dst)
+			}
+		} else {
+			if p.ForbidClasslessDefault {
+				return refuse(ErrDefaultRoute, f, "classless default routes are forbidden")
+			}
+			if c.Router.IsValid() {
+				return refuse(ErrDuplicate, f, "a classless default route and a router")
+			}
+		}
+		for j := range i {
+			if c.Routes[j].Dst == r.Dst {
+				return refuse(ErrDuplicate, f, "destination %v listed twice", r.Dst)
+			}
+		}
+		if r.Gateway == netip.IPv4Unspecified() {
+			continue // on-link route, RFC 3442 section 3
+		}
+		if err := p.checkGateway(f+" gateway", r.Gateway, c.Address); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notUnicast says why a is not usable as a unicast host address anywhere,
+// or returns "".
+func notUnicast(a netip.Addr) string {
+	if !a.Is4() {
+		return "not IPv4"
+	}
+	b := a.As4()
+	switch {
+	case b[0] == 0:
+		return "in 0.0.0.0/8"
+	case b[0] == 127:
+		return "loopback"
+	case a.IsMulticast():
+		return "multicast"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "the limited broadcast address"
+	case b[0] >= 240:
+		return "in class E (240.0.0.0/4)"
+	}
+	return ""
+}
+
+// directedBroadcast returns the broadcast address of p's subnet, and false
+// for /31 and /32, which have none (RFC 3021).
+func directedBroadcast(p netip.Prefix) (netip.Addr, bool) {
+	if p.Bits() > 30 {
+		return netip.Addr{}, false
+	}
+	b := p.Addr().As4()
+	host := ^uint32(0) >> p.Bits()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
