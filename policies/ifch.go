@@ -26,10 +26,21 @@ func Ifch() sandbox.Policy {
 			sandbox.Allow("pwrite64", "ifch/apply ResolvConf: one write at offset 0 through the descriptor held since start-up"),
 			sandbox.Allow("ftruncate", "ifch/apply ResolvConf: cut the padding after the write"),
 			sandbox.Allow("fsync", "ifch/apply ResolvConf: durability of the rewrite"),
-			sandbox.AllowIf("accept4", "cmd/ifchd only: peers on the listening socket opened before the sandbox (flags as Go's net package passes them)",
-				sandbox.Arg(3, sandbox.Eq, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK")),
-			sandbox.AllowIf("getsockopt", "cmd/ifchd only: SO_PEERCRED of each accepted peer",
-				[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_SOCKET, Label: "SOL_SOCKET"}, {Arg: 2, Op: sandbox.Eq, Value: unix.SO_PEERCRED, Label: "SO_PEERCRED"}}),
 		),
 	}
+}
+
+// Ifchd is the policy of cmd/ifchd, the ifch role as a standalone daemon:
+// the ifch policy plus accepting peers on the listening socket opened
+// before the sandbox and reading their credentials.
+func Ifchd() sandbox.Policy {
+	p := Ifch()
+	p.Role = "ifchd"
+	p.Seccomp = with(p.Seccomp,
+		sandbox.AllowIf("accept4", "peers on the listening socket opened before the sandbox (flags as Go's net package passes them)",
+			sandbox.Arg(3, sandbox.Eq, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK")),
+		sandbox.AllowIf("getsockopt", "SO_PEERCRED of each accepted peer",
+			[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_SOCKET, Label: "SOL_SOCKET"}, {Arg: 2, Op: sandbox.Eq, Value: unix.SO_PEERCRED, Label: "SO_PEERCRED"}}),
+	)
+	return p
 }

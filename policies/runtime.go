@@ -92,9 +92,9 @@ func All() []sandbox.Policy {
 	return []sandbox.Policy{Supervisor(), Engine(), Sockd(), Ifch()}
 }
 
-// ByRole returns the named role's policy.
+// ByRole returns the named role's policy (the roles of All, and ifchd).
 func ByRole(role string) (sandbox.Policy, bool) {
-	for _, p := range All() {
+	for _, p := range append(All(), Ifchd()) {
 		if p.Role == role {
 			return p, true
 		}

@@ -96,7 +96,7 @@ func serve(c *config, log *slog.Logger) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 
-	p := policies.Ifch()
+	p := policies.Ifchd()
 	p.User, p.Group, p.Chroot = c.user, c.group, c.chroot
 	var degrade []string
 	if c.degrade != "" {
