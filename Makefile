@@ -20,6 +20,7 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 	$(GO) build -trimpath -o $(BIN)/ndhc-demo ./internal/demo
+	$(GO) build -trimpath -o $(BIN)/labbench ./internal/labbench
 
 # Unit tests, every fuzz target's seed corpus, and (as root) the sandbox,
 # audit and network-namespace integration tests.
@@ -31,8 +32,12 @@ test:
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Codec benchmarks against insomniacslk/dhcp, then (as root) the lab
+# benchmark: time to lease against dhclient, dhcpcd and udhcpc, exec to
+# first DISCOVER, memory of a bound client.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./dhcp/ ./fuzz/
+	@if [ "$$(id -u)" = 0 ]; then $(BIN)/labbench --ndhc $(BIN)/ndhc; else echo "labbench skipped: needs root for its network namespaces"; fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
