@@ -54,8 +54,14 @@ func recvReady(c *net.UnixConn) (*sandbox.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b[0] != ctlReady {
-		return nil, fmt.Errorf("want a ready notice, got message type %q", b[0])
+	return parseReady(b)
+}
+
+// parseReady decodes a ready notice: ctlReady, then the role's sandbox
+// report as JSON, with no unknown field and nothing after it.
+func parseReady(b []byte) (*sandbox.Report, error) {
+	if len(b) == 0 || b[0] != ctlReady {
+		return nil, errors.New("want a ready notice")
 	}
 	var rep sandbox.Report
 	if err := decodeStrict(b[1:], &rep); err != nil {

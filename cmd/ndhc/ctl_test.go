@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ndhc-go/ndhc/sandbox"
+)
+
+func readyBytes(t testing.TB, rep *sandbox.Report) []byte {
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte{ctlReady}, b...)
+}
+
+func TestParseReady(t *testing.T) {
+	rep := &sandbox.Report{Role: "engine", LandlockABI: 7, LandlockEnforced: []string{"fs"}, SeccompInstructions: 52}
+	rep.Status.NoNewPrivs, rep.Status.Seccomp = 1, 2
+	got, err := parseReady(readyBytes(t, rep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(rep, got); d != "" {
+		t.Fatal(d)
+	}
+	for name, b := range map[string][]byte{
+		"empty":         nil,
+		"wrong type":    []byte(`X{}`),
+		"unknown field": []byte(`R{"role":"x","surprise":1}`),
+		"trailing data": []byte(`R{"role":"x"}{}`),
+		"not json":      []byte(`R{`),
+	} {
+		if _, err := parseReady(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// FuzzParseReady: a notice that parses re-encodes to one that parses to
+// the same report.
+func FuzzParseReady(f *testing.F) {
+	f.Add(readyBytes(f, &sandbox.Report{Role: "sockd", LandlockABI: 2, LandlockMissing: []string{"net.tcp (ABI 4)"}}))
+	f.Add([]byte(`R{"role":"x","status":{"uid":[1,1,1,1]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rep, err := parseReady(b)
+		if err != nil {
+			return
+		}
+		again, err := parseReady(readyBytes(t, rep))
+		if err != nil {
+			t.Fatalf("re-encoded notice does not parse: %v", err)
+		}
+		if d := cmp.Diff(rep, again); d != "" {
+			t.Fatal(d)
+		}
+	})
+}
