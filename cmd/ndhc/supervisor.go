@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -48,17 +49,13 @@ func runClient(args []string) int {
 		log.Error("not an Ethernet interface", "hwaddr", ifi.HardwareAddr.String())
 		return exitUsage
 	}
-	if c.ifchd != "" {
-		log.Error("--ifchd is not supported yet: ndhc spawns its own ifch")
-		return exitUsage
-	}
 	if err := c.roles.prepareDirs(); err != nil {
 		log.Error("preparing directories", "err", err)
 		return exitUsage
 	}
 	degrade, _ := c.roles.degradeList()
 	cfg := c.roleConfigFor(ifi)
-	sup := &supervisor{log: log, cfg: cfg, settings: c.roles, degrade: degrade}
+	sup := &supervisor{log: log, cfg: cfg, settings: c.roles, degrade: degrade, ifchd: c.ifchd}
 	return sup.run()
 }
 
@@ -67,7 +64,75 @@ type supervisor struct {
 	cfg      roleConfig
 	settings *roleSettings
 	degrade  []string
+	ifchd    string
 	children []*sandbox.Child
+}
+
+// restoreThreadIDs sets this thread's effective ids back to root. A thread
+// left with other credentials would make every later all-thread syscall
+// (the supervisor's own sandbox) fail, so failing here ends the process.
+func restoreThreadIDs() {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), 0, ^uintptr(0)); e != 0 {
+		panic("ndhc: cannot restore the thread's uid: " + e.Error())
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), 0, ^uintptr(0)); e != 0 {
+		panic("ndhc: cannot restore the thread's gid: " + e.Error())
+	}
+}
+
+// connectIfchd connects to ifchd's SOCK_SEQPACKET socket from a thread
+// whose effective uid and gid are the engine's: the kernel records the
+// connecting thread's credentials for SO_PEERCRED, so ifchd sees (and
+// authorises) the engine, not root. The thread is discarded afterwards
+// (locked, never unlocked), so no other goroutine runs with its
+// credentials.
+func (s *supervisor) connectIfchd() (*os.File, error) {
+	p, err := s.settings.policy("engine")
+	if err != nil {
+		return nil, err
+	}
+	uid, gid, err := sandbox.ResolveIDs(p.User, p.Group)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// A locked goroutine that exits takes its thread with it, except
+		// the main thread, which the runtime keeps parked: so the thread's
+		// credentials are restored (below) as well as discarded.
+		runtime.LockOSThread()
+		// Per-thread credential changes (raw syscalls, not Go's all-thread
+		// wrappers); the real and saved ids stay root.
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), uintptr(gid), ^uintptr(0)); e != 0 {
+			done <- result{err: fmt.Errorf("setresgid: %w", e)}
+			return
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(uid), ^uintptr(0)); e != 0 {
+			restoreThreadIDs()
+			done <- result{err: fmt.Errorf("setresuid: %w", e)}
+			return
+		}
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			if err = unix.Connect(fd, &unix.SockaddrUnix{Name: s.ifchd}); err != nil {
+				unix.Close(fd)
+			}
+		}
+		// Back to euid 0: the kernel copies the permitted set back into
+		// the effective set.
+		restoreThreadIDs()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{f: os.NewFile(uintptr(fd), "ifchd")}
+	}()
+	r := <-done
+	return r.f, r.err
 }
 
 func (s *supervisor) run() int {
@@ -78,24 +143,38 @@ func (s *supervisor) run() int {
 		s.log.Error("socketpair", "err", err)
 		return exitFailure
 	}
-	engIfch, ifchEng, err := sandbox.SeqpacketPair()
-	if err != nil {
-		s.log.Error("socketpair", "err", err)
-		return exitFailure
+	// The engine's ifch channel: a socketpair to a spawned ifch, or a
+	// connection to a standalone ifchd made with the engine's uid, which is
+	// what ifchd checks with SO_PEERCRED.
+	var engIfch, ifchEng *os.File
+	if s.ifchd == "" {
+		if engIfch, ifchEng, err = sandbox.SeqpacketPair(); err != nil {
+			s.log.Error("socketpair", "err", err)
+			return exitFailure
+		}
+	} else {
+		if engIfch, err = s.connectIfchd(); err != nil {
+			s.log.Error("connecting to ifchd", "socket", s.ifchd, "err", err)
+			return exitFailure
+		}
 	}
 	links, err := linkEventSocket()
 	if err != nil {
 		s.log.Error("netlink link events", "err", err)
 		return exitFailure
 	}
-	plan := []struct {
+	type step struct {
 		role  string
 		files []sandbox.File
-	}{
-		{"ifch", []sandbox.File{{Name: "engine", File: ifchEng}}},
-		{"sockd", []sandbox.File{{Name: "engine", File: sockdEng}}},
-		{"engine", []sandbox.File{{Name: "sockd", File: engSockd}, {Name: "ifch", File: engIfch}, {Name: "links", File: links}}},
 	}
+	var plan []step
+	if ifchEng != nil {
+		plan = append(plan, step{"ifch", []sandbox.File{{Name: "engine", File: ifchEng}}})
+	}
+	plan = append(plan,
+		step{"sockd", []sandbox.File{{Name: "engine", File: sockdEng}}},
+		step{"engine", []sandbox.File{{Name: "sockd", File: engSockd}, {Name: "ifch", File: engIfch}, {Name: "links", File: links}}},
+	)
 	defer s.killAll()
 	// Spawn every role first and collect their ready notices after: the
 	// roles start (exec, Go runtime, sandbox) in parallel.
