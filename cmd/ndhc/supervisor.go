@@ -83,9 +83,9 @@ func restoreThreadIDs() {
 // connectIfchd connects to ifchd's SOCK_SEQPACKET socket from a thread
 // whose effective uid and gid are the engine's: the kernel records the
 // connecting thread's credentials for SO_PEERCRED, so ifchd sees (and
-// authorises) the engine, not root. The thread is discarded afterwards
-// (locked, never unlocked), so no other goroutine runs with its
-// credentials.
+// authorises) the engine, not root. The thread gets root's ids back and is
+// discarded afterwards (locked, never unlocked), so no other goroutine runs
+// with the engine's.
 func (s *supervisor) connectIfchd() (*os.File, error) {
 	p, err := s.settings.policy("engine")
 	if err != nil {
