@@ -5,4 +5,7 @@
 //
 // Callers may override User, Group and Chroot from the configuration; the
 // capabilities, rlimits, Landlock rules and syscall lists are fixed.
+//
+// The policies are Linux data (syscall names and argument values of the
+// running architecture), so the package is empty on other systems.
 package policies

@@ -1,3 +1,5 @@
+//go:build linux
+
 package policies
 
 import "github.com/ndhc-go/ndhc/sandbox"
