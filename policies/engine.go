@@ -32,14 +32,12 @@ func Engine() sandbox.Policy {
 			sandbox.AllowIf("openat", "lease and DUID files inside the state directory, by path only (no directory descriptors)",
 				[]sandbox.Cond{{Arg: 0, Op: sandbox.Eq, Value: atFDCWD, Label: "AT_FDCWD"}}),
 			sandbox.AllowIf("getsockopt", "mdlayher/socket reads SO_TYPE when wrapping a handed-over socket; x/sys/unix reads SO_PROTOCOL to decode the sender of each UDP datagram",
-				[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_SOCKET, Label: "SOL_SOCKET"}, {Arg: 2, Op: sandbox.Eq, Value: unix.SO_TYPE, Label: "SO_TYPE"}},
-				[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_SOCKET, Label: "SOL_SOCKET"}, {Arg: 2, Op: sandbox.Eq, Value: unix.SO_PROTOCOL, Label: "SO_PROTOCOL"}}),
+				sockopt(unix.SOL_SOCKET, unix.SO_TYPE, "SO_TYPE"),
+				sockopt(unix.SOL_SOCKET, unix.SO_PROTOCOL, "SO_PROTOCOL")),
 			sandbox.Allow("fsync", "durable lease file before and after rename"),
 			sandbox.Allow("renameat", "atomic replacement of the lease file"),
 			sandbox.Allow("unlinkat", "removing a stale temporary lease file"),
-			sandbox.Allow("fstat", "os: size of a lease file being read"),
-			sandbox.Allow("newfstatat", "os: stat of files in the state directory"),
-			sandbox.Allow("lseek", "os: reading a lease file"),
+			sandbox.Allow("newfstatat", "os: size of a lease or DUID file being read (Go's fstat)"),
 		),
 	}
 }

@@ -58,7 +58,12 @@ var calls = []call{
 	{"open", [6]uint64{}, nil},
 	{"renameat", [6]uint64{}, []string{"engine"}},
 	{"bind", [6]uint64{}, []string{"sockd"}},
-	{"setsockopt", [6]uint64{}, []string{"sockd"}},
+	{"setsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER}, []string{"sockd"}},
+	{"setsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_LOCK_FILTER}, []string{"sockd"}},
+	{"setsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_DETACH_FILTER}, nil},
+	{"setsockopt", [6]uint64{3, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP}, nil},
+	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_TYPE}, []string{"engine", "sockd"}},
+	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_PEERCRED}, nil},
 	{"recvfrom", [6]uint64{}, []string{"engine", "ifch"}},
 	{"waitid", [6]uint64{}, []string{"supervisor"}},
 }

@@ -32,10 +32,26 @@ func Sockd() sandbox.Policy {
 					{Arg: 0, Op: sandbox.Eq, Value: unix.AF_INET, Label: "AF_INET"},
 					{Arg: 1, Op: sandbox.Eq, Value: unix.SOCK_DGRAM | unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC, Label: "SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC"},
 				}),
-			sandbox.Allow("setsockopt", "attach and lock BPF filters, SO_BROADCAST, SO_BINDTODEVICE"),
-			sandbox.Allow("getsockopt", "checking socket options after setting them"),
+			sandbox.AllowIf("setsockopt", "internal/sockd: attach and lock the BPF filters, PACKET_AUXDATA on the DHCP socket, SO_REUSEADDR and SO_BINDTODEVICE on the UDP socket (never SO_DETACH_FILTER)",
+				sockopt(unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, "SO_ATTACH_FILTER"),
+				sockopt(unix.SOL_SOCKET, unix.SO_LOCK_FILTER, "SO_LOCK_FILTER"),
+				sockopt(unix.SOL_SOCKET, unix.SO_REUSEADDR, "SO_REUSEADDR"),
+				sockopt(unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "SO_BINDTODEVICE"),
+				[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_PACKET, Label: "SOL_PACKET"}, {Arg: 2, Op: sandbox.Eq, Value: unix.PACKET_AUXDATA, Label: "PACKET_AUXDATA"}}),
+			sandbox.AllowIf("getsockopt", "mdlayher/socket reads SO_TYPE of each socket it wraps",
+				sockopt(unix.SOL_SOCKET, unix.SO_TYPE, "SO_TYPE")),
 			sandbox.Allow("bind", "packet sockets to the interface, UDP sockets to port 68"),
 			sandbox.Allow("getsockname", "packet library reads back the bound address"),
 		),
 	}
+}
+
+// sockopt is the condition list level == SOL_SOCKET (or another level) and
+// optname == opt, for setsockopt and getsockopt entries.
+func sockopt(level, opt uint64, label string) []sandbox.Cond {
+	levelLabel := "SOL_SOCKET"
+	if level != unix.SOL_SOCKET {
+		levelLabel = ""
+	}
+	return []sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: level, Label: levelLabel}, {Arg: 2, Op: sandbox.Eq, Value: opt, Label: label}}
 }
