@@ -64,7 +64,7 @@ func Coverage(p *Policy, right string) string {
 		if sockets(sockDgram) {
 			return "seccomp: the role cannot create UDP sockets"
 		}
-		return "NOT COVERED: the role creates UDP sockets itself and binds them in code"
+		return "NOT COVERED by another layer: the role creates UDP sockets, and only its code limits what they bind"
 	case right == "scope.signal":
 		if denied("kill") && denied("tgkill") && denied("tkill") && denied("rt_sigqueueinfo") && denied("rt_tgsigqueueinfo") && denied("pidfd_send_signal") {
 			return "seccomp: no signal syscalls"
