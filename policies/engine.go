@@ -37,7 +37,11 @@ func Engine() sandbox.Policy {
 			sandbox.Allow("fsync", "durable lease file before and after rename"),
 			sandbox.Allow("renameat", "atomic replacement of the lease file"),
 			sandbox.Allow("unlinkat", "removing a stale temporary lease file"),
-			sandbox.Allow("newfstatat", "os: size of a lease or DUID file being read (Go's fstat)"),
+			sandbox.Allow("newfstatat", "os.Rename: lstat of the lease file it replaces"),
+			// A first run never reads these files (they do not exist yet),
+			// so tracing first runs missed it: the lab's restart tests died
+			// of SIGSYS (syscall 5) until it was back.
+			sandbox.Allow("fstat", "os.ReadFile: size of the saved lease and the DUID and IAID files, on every restart"),
 		),
 	}
 }

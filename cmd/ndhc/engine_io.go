@@ -56,11 +56,10 @@ func (e *engine) setSockets(want dhcp.Sockets) error {
 		if s.want && *s.conn == nil {
 			var addr netip.Addr
 			if s.kind == sockd.UDP || s.kind == sockd.ARPDefense {
-				l := e.client.Lease()
-				if l == nil {
+				addr = e.socketAddr()
+				if !addr.IsValid() {
 					return fmt.Errorf("%s socket asked for without a lease", s.kind)
 				}
-				addr = l.Addr.Addr()
 			}
 			c, err := e.openSocket(s.kind, addr)
 			if err != nil {
@@ -72,6 +71,28 @@ func (e *engine) setSockets(want dhcp.Sockets) error {
 	}
 	e.socks = want
 	return nil
+}
+
+// leaseAddr is the address of the lease the client holds now, if any.
+func (e *engine) leaseAddr() netip.Addr {
+	if l := e.client.Lease(); l != nil {
+		return l.Addr.Addr()
+	}
+	return netip.Addr{}
+}
+
+// socketAddr is the address a UDP or ARP defense socket is bound to: the
+// client's lease or, when the call that asked for the socket has dropped
+// the lease by the time its actions run, the lease it held before the
+// call. A release (SIGUSR2, or SIGTERM with --release-on-exit) asks for
+// the UDP socket, sends the DHCPRELEASE through it and forgets the lease,
+// all in one call: the client's lease is gone before the socket is
+// opened.
+func (e *engine) socketAddr() netip.Addr {
+	if a := e.leaseAddr(); a.IsValid() {
+		return a
+	}
+	return e.heldAddr
 }
 
 func (e *engine) openSocket(kind sockd.Kind, addr netip.Addr) (*socket.Conn, error) {

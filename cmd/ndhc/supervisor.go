@@ -299,7 +299,7 @@ func describeExit(err error) string {
 			if ws.Signal() == syscall.SIGSYS {
 				return "killed by SIGSYS: a syscall outside its seccomp allowlist"
 			}
-			return "killed by " + ws.Signal().String()
+			return "killed by " + unix.SignalName(ws.Signal())
 		}
 	}
 	return err.Error()
