@@ -316,6 +316,7 @@ type Client struct {
 	cand       *Lease     // the offer (REQUESTING) or the acked lease (ARP-CHECKING)
 	lease      *Lease     // the bound lease, or the one being confirmed (REBOOTING)
 	configured bool       // lease is on the interface
+	leftover   bool       // the saved lease's address may still be on the interface from the last run
 	naks       int        // DHCPNAKs since the last bind
 
 	probes int // probes sent in ARP-CHECKING
@@ -429,6 +430,7 @@ func (c *Client) Start(now time.Time) []Action {
 		default:
 			c.lease = l
 			c.hint = l.Addr.Addr()
+			c.leftover = true
 			c.initReboot(now, "saved lease")
 			return c.take()
 		}

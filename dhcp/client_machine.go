@@ -337,10 +337,24 @@ func (c *Client) initReboot(now time.Time, reason string) {
 	c.transmit(now)
 }
 
+// unconfigure removes the lease from the interface if it may be there:
+// the client configured it, or a previous run did (a saved lease being
+// rebooted, whose address the last run left with its lifetime).
+// Deconfigure removes only what ifch installed, so asking when nothing is
+// there is harmless.
+func (c *Client) unconfigure() {
+	if c.configured || c.leftover {
+		c.acts = append(c.acts, Deconfigure{})
+	}
+	c.configured, c.leftover = false, false
+}
+
 // rebootTimeout ends REBOOTING without an answer: the lease is given up
 // (RFC 2131 section 3.2 step 5 allows keeping it; the client prefers a
 // fresh DISCOVER that asks for the same address).
 func (c *Client) rebootTimeout(now time.Time) {
+	// A leftover address stays: its lease has not expired, and RFC 2131
+	// section 3.2 even lets the client keep using it.
 	if c.configured {
 		c.acts = append(c.acts, Deconfigure{})
 		c.configured = false
@@ -379,10 +393,7 @@ func (c *Client) enterRebinding(now time.Time) {
 func (c *Client) nak(now time.Time, server netip.Addr) {
 	c.log(slog.LevelWarn, "server refused the request", slog.String("server", server.String()),
 		slog.String("state", c.state.String()))
-	if c.configured {
-		c.acts = append(c.acts, Deconfigure{})
-		c.configured = false
-	}
+	c.unconfigure()
 	c.acts = append(c.acts, ForgetLease{})
 	c.lease = nil
 	c.hint = netip.Addr{}
@@ -394,10 +405,7 @@ func (c *Client) nak(now time.Time, server netip.Addr) {
 // expire handles the end of the lease (RFC 2131 section 4.4.5).
 func (c *Client) expire(now time.Time) {
 	c.log(slog.LevelWarn, "lease expired", slog.String("address", c.lease.Addr.String()))
-	if c.configured {
-		c.acts = append(c.acts, Deconfigure{})
-		c.configured = false
-	}
+	c.unconfigure()
 	c.acts = append(c.acts, ForgetLease{})
 	c.hint = c.lease.Addr.Addr()
 	c.lease = nil
@@ -577,7 +585,7 @@ func (c *Client) ackOrNak(now time.Time, r *clientReply, addr netip.Addr) {
 func (c *Client) bind(now time.Time, l *Lease) {
 	c.cand = nil
 	c.lease = l
-	c.configured = true
+	c.configured, c.leftover = true, false
 	c.naks = 0
 	c.hint = l.Addr.Addr()
 	c.defended = false
