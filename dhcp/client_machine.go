@@ -508,8 +508,8 @@ func (c *Client) handlePacket(now time.Time, m *Message) {
 	}
 	switch c.state {
 	case StateSelecting:
-		if r.typ != Offer {
-			c.drop("message: not an offer", slog.String("type", r.typ.String()))
+		if r.Type != Offer {
+			c.drop("message: not an offer", slog.String("type", r.Type.String()))
 			return
 		}
 		l, err := r.lease(now)
@@ -526,16 +526,16 @@ func (c *Client) handlePacket(now time.Time, m *Message) {
 		c.tries = 0
 		c.transmit(now)
 	case StateRequesting:
-		if r.server != c.cand.ServerID {
-			c.drop("message: not from the selected server", slog.String("server", r.server.String()))
+		if r.ServerID != c.cand.ServerID {
+			c.drop("message: not from the selected server", slog.String("server", r.ServerID.String()))
 			return
 		}
 		c.ackOrNak(now, r, c.cand.Addr.Addr())
 	case StateRebooting:
 		c.ackOrNak(now, r, c.lease.Addr.Addr())
 	case StateRenewing:
-		if r.server != c.lease.ServerID {
-			c.drop("message: not from the lease's server", slog.String("server", r.server.String()))
+		if r.ServerID != c.lease.ServerID {
+			c.drop("message: not from the lease's server", slog.String("server", r.ServerID.String()))
 			return
 		}
 		c.ackOrNak(now, r, c.lease.Addr.Addr())
@@ -546,17 +546,17 @@ func (c *Client) handlePacket(now time.Time, m *Message) {
 
 // ackOrNak handles a DHCPACK or DHCPNAK for a request of addr.
 func (c *Client) ackOrNak(now time.Time, r *clientReply, addr netip.Addr) {
-	switch r.typ {
+	switch r.Type {
 	case Nak:
-		c.nak(now, r.server)
+		c.nak(now, r.ServerID)
 		return
 	case Ack:
 	default:
-		c.drop("message: not an ack or nak", slog.String("type", r.typ.String()))
+		c.drop("message: not an ack or nak", slog.String("type", r.Type.String()))
 		return
 	}
-	if r.yiaddr != addr {
-		c.drop("ack: for another address", slog.String("yiaddr", r.yiaddr.String()), slog.String("requested", addr.String()))
+	if r.Msg.YIAddr != addr {
+		c.drop("ack: for another address", slog.String("yiaddr", r.Msg.YIAddr.String()), slog.String("requested", addr.String()))
 		return
 	}
 	l, err := r.lease(c.reqSent)
@@ -565,7 +565,7 @@ func (c *Client) ackOrNak(now time.Time, r *clientReply, addr netip.Addr) {
 		return
 	}
 	if r.shortLease {
-		c.log(slog.LevelWarn, "lease time below 60 s: using 60 s", slog.String("server", r.server.String()))
+		c.log(slog.LevelWarn, "lease time below 60 s: using 60 s", slog.String("server", r.ServerID.String()))
 	}
 	switch c.state {
 	case StateRequesting:

@@ -84,11 +84,28 @@ func ParseReply(b []byte, r *Reply) error {
 	return nil
 }
 
-func (r *Reply) parse(b []byte) error {
-	m := &r.Msg
-	if err := m.UnmarshalBinary(b); err != nil {
+// FromMessage takes m, a message already decoded by
+// [Message.UnmarshalBinary], as a reply: the checks and typed values of
+// [ParseReply] without decoding the bytes again. On error *r is zeroed.
+func (r *Reply) FromMessage(m *Message) error {
+	r.Msg = *m
+	if err := r.check(); err != nil {
+		*r = Reply{}
 		return err
 	}
+	return nil
+}
+
+func (r *Reply) parse(b []byte) error {
+	if err := r.Msg.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	return r.check()
+}
+
+// check validates r.Msg as a reply and fills the typed fields.
+func (r *Reply) check() error {
+	m := &r.Msg
 	if m.Op != BootReply {
 		return errors.New("dhcp: not a reply: op " + m.Op.String())
 	}
