@@ -13,7 +13,10 @@ STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin
 # cgo build.
 export CGO_ENABLED = 0
 
-.PHONY: all build test fuzz bench demo lint clean install-users audit policy
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+
+.PHONY: all build test fuzz bench demo lint clean install install-users audit policy
 
 all: build
 
@@ -44,7 +47,14 @@ lint:
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-# System users for the roles (what `make install` will do).
+# The binaries, the role users and the state directory: what `ndhc -i eth0`
+# needs on a fresh system.
+install: build install-users
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BIN)/ndhc $(BIN)/ifchd $(DESTDIR)$(PREFIX)/sbin/
+	install -d -m 0700 -o ndhc -g ndhc $(DESTDIR)/var/lib/ndhc
+
+# System users for the roles, one per role.
 install-users:
 	@for u in ndhc-super ndhc ndhc-sockd ndhc-ifch; do \
 		id -u $$u >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
