@@ -413,7 +413,7 @@ func TestLabRoleKilled(t *testing.T) {
 				pids[r] = c.rolePid(r)
 			}
 			for r, pid := range pids {
-				if processGone(pid) || parentPid(pid) != c.cmd.Process.Pid {
+				if processGone(pid) || lab.ParentPID(pid) != c.cmd.Process.Pid {
 					t.Fatalf("%s (pid %d) is not a running child of the supervisor (pid %d)", r, pid, c.cmd.Process.Pid)
 				}
 			}

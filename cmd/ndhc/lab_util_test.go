@@ -331,23 +331,3 @@ func (c *client) waitLease(iface string, what string, ok func(*dhcp.Lease) bool)
 	})
 	return l
 }
-
-// parentPid is the parent of pid, or 0 if it cannot be read.
-func parentPid(pid int) int {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	b := string(raw)
-	i := strings.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	// ") S PPID ..."
-	f := strings.Fields(b[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	p, _ := strconv.Atoi(f[1])
-	return p
-}

@@ -84,13 +84,17 @@ func watchParent(in *sandbox.Inherited, log *slog.Logger) {
 	}()
 }
 
-func runSockd(in *sandbox.Inherited, cfg *roleConfig, log *slog.Logger) int {
+// engineChannel wraps the descriptor of the role's channel to the engine.
+func engineChannel(in *sandbox.Inherited) (*net.UnixConn, error) {
 	f, err := in.File("engine")
 	if err != nil {
-		log.Error("no engine channel", "err", err)
-		return exitFailure
+		return nil, err
 	}
-	conn, err := sandbox.UnixConn(f)
+	return sandbox.UnixConn(f)
+}
+
+func runSockd(in *sandbox.Inherited, cfg *roleConfig, log *slog.Logger) int {
+	conn, err := engineChannel(in)
 	if err != nil {
 		log.Error("engine channel", "err", err)
 		return exitFailure
@@ -114,12 +118,7 @@ func runSockd(in *sandbox.Inherited, cfg *roleConfig, log *slog.Logger) int {
 }
 
 func runIfch(in *sandbox.Inherited, cfg *roleConfig, log *slog.Logger) int {
-	f, err := in.File("engine")
-	if err != nil {
-		log.Error("no engine channel", "err", err)
-		return exitFailure
-	}
-	conn, err := sandbox.UnixConn(f)
+	conn, err := engineChannel(in)
 	if err != nil {
 		log.Error("engine channel", "err", err)
 		return exitFailure

@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -151,17 +150,7 @@ func run(bin string) error {
 
 // processTable prints the supervisor and its children.
 func processTable(supervisor int, log string) error {
-	pids := []int{supervisor}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid(pid) == supervisor {
-			pids = append(pids, pid)
-		}
-	}
+	pids := append([]int{supervisor}, lab.ChildPIDs(supervisor)...)
 	landlock := landlockByRole(log)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "   PID\tROLE\tUID\tCAPABILITIES\tBOUNDING\tNoNewPrivs\tSeccomp\tLANDLOCK")
@@ -174,7 +163,7 @@ func processTable(supervisor int, log string) error {
 		if err != nil {
 			return err
 		}
-		role := roleOf(pid)
+		role := lab.NdhcRole(pid)
 		ll := landlock[role]
 		if ll == "" {
 			ll = "?"
@@ -183,37 +172,6 @@ func processTable(supervisor int, log string) error {
 		fmt.Fprintf(tw, "   %d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", pid, role, st.Uid[1], sandbox.FormatCaps(st.CapEff), sandbox.FormatCaps(st.CapBnd), st.NoNewPrivs, seccomp, ll)
 	}
 	return tw.Flush()
-}
-
-func ppid(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	p, _ := strconv.Atoi(f[1])
-	return p
-}
-
-// roleOf reads the role from argv[0], which Spawn sets to "<prog>-<role>".
-func roleOf(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return "?"
-	}
-	argv0, _, _ := strings.Cut(string(b), "\x00")
-	if i := strings.LastIndexByte(argv0, '-'); i >= 0 && strings.HasPrefix(filepath.Base(argv0), "ndhc-") {
-		return argv0[i+1:]
-	}
-	return "supervisor"
 }
 
 var sandboxed = regexp.MustCompile(`msg="role sandboxed".* child=(\w+) .*landlock_abi=(\d+)`)

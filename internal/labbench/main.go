@@ -206,7 +206,7 @@ func ndhcDetails(l *lab.Lab, bin, dir string) error {
 	time.Sleep(500 * time.Millisecond) // announcements and the gateway check finish
 	fmt.Printf("\nndhc, exec to first DHCPDISCOVER on the wire: %.1f ms (all four roles spawned and sandboxed before it)\n",
 		float64(disc.Time.Sub(start).Microseconds())/1000)
-	pids := append([]int{cmd.Process.Pid}, children(cmd.Process.Pid)...)
+	pids := append([]int{cmd.Process.Pid}, lab.ChildPIDs(cmd.Process.Pid)...)
 	var pss, rss int
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "process\tPSS kB\tRSS kB\t")
@@ -214,46 +214,11 @@ func ndhcDetails(l *lab.Lab, bin, dir string) error {
 		p, r := smaps(pid)
 		pss += p
 		rss += r
-		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", roleOf(pid), p, r)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", lab.NdhcRole(pid), p, r)
 	}
 	fmt.Fprintf(tw, "all ndhc processes, bound\t%d\t%d\t\n", pss, rss)
 	fmt.Println()
 	return tw.Flush()
-}
-
-func children(parent int) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(parent) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-func roleOf(pid int) string {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	argv0, _, _ := strings.Cut(string(b), "\x00")
-	base := filepath.Base(argv0)
-	if strings.HasPrefix(base, "ndhc-") {
-		return strings.TrimPrefix(base, "ndhc-")
-	}
-	return "supervisor"
 }
 
 // smaps returns Pss and Rss in kB from /proc/PID/smaps_rollup.
