@@ -262,7 +262,14 @@ func (e *engine) execute(acts []dhcp.Action) (int, bool) {
 				e.log.Error("engine cannot continue", "err", err)
 				return exitFailure, true
 			}
-			e.log.Warn("action failed", "action", fmt.Sprintf("%T", a), "err", err)
+			// A lease that ifch refuses (its address ranges, prefix or MTU
+			// rules) leaves the interface unconfigured: say so loudly. The
+			// client goes on and tries again at the next renewal.
+			lvl := slog.LevelWarn
+			if _, ok := a.(dhcp.Configure); ok {
+				lvl = slog.LevelError
+			}
+			e.log.Log(context.Background(), lvl, "action failed", "action", fmt.Sprintf("%T", a), "err", err)
 		}
 	}
 	return 0, false
