@@ -219,3 +219,25 @@ func TestLabDaemonSignals(t *testing.T) {
 		t.Error("SIGTERM without --release-on-exit removed the address")
 	}
 }
+
+// TestLabIfchRefusesOutOfRange: ifch re-validates what the engine asks
+// for. With --allow-ranges excluding the lab's subnet, the lease the engine
+// accepted is refused by ifch with a specific code, nothing is configured,
+// and the client stays alive.
+func TestLabIfchRefusesOutOfRange(t *testing.T) {
+	l := newLab(t, "range")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, l, clientOpts{args: []string{"--allow-ranges", "192.168.99.0/24", "--arp-mode", "off"}})
+	waitFor(t, 20*time.Second, "ifch's refusal", func() bool { return strings.Contains(c.out.String(), "out-of-range") })
+	if a := clientAddr(t, l); a.IsValid() {
+		t.Errorf("address %v configured despite the refusal", a)
+	}
+	select {
+	case err := <-c.done:
+		c.done <- err
+		t.Fatalf("client exited after a refusal: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
