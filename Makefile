@@ -56,7 +56,7 @@ install: build install-users
 
 # System users for the roles, one per role.
 install-users:
-	@for u in ndhc-super ndhc ndhc-sockd ndhc-ifch; do \
+	@for u in ndhc-super ndhc ndhc-sockd ndhc-ifch ndhc-host; do \
 		id -u $$u >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
 	done
 

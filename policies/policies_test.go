@@ -22,7 +22,7 @@ type call struct {
 	allowed []string
 }
 
-var all = []string{"supervisor", "engine", "sockd", "ifch"}
+var all = []string{"supervisor", "engine", "sockd", "ifch", "hostname"}
 
 var calls = []call{
 	{"futex", [6]uint64{}, all},
@@ -43,6 +43,10 @@ var calls = []call{
 	{"unshare", [6]uint64{}, nil},
 	{"setns", [6]uint64{}, nil},
 	{"bpf", [6]uint64{}, nil},
+	{"sethostname", [6]uint64{}, []string{"hostname"}},
+	{"setdomainname", [6]uint64{}, nil},
+	{"pivot_root", [6]uint64{}, nil},
+	{"init_module", [6]uint64{}, nil},
 	{"kill", [6]uint64{}, nil},
 	{"ioctl", [6]uint64{}, nil},
 	{"socket", [6]uint64{unix.AF_PACKET, unix.SOCK_DGRAM | unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK}, []string{"sockd"}},
@@ -107,6 +111,7 @@ func TestPolicyShape(t *testing.T) {
 		"engine":     nil,
 		"sockd":      {"CAP_NET_RAW", "CAP_NET_BIND_SERVICE"},
 		"ifch":       {"CAP_NET_ADMIN"},
+		"hostname":   {"CAP_SYS_ADMIN"},
 	}
 	for _, p := range policies.All() {
 		if err := p.Validate(); err != nil {

@@ -89,12 +89,13 @@ func commonRlimits(nofile, fsize uint64) []sandbox.Rlimit {
 	}
 }
 
-// All returns the policy of every role in start-up order.
+// All returns the policy of every role ndhc spawns, in start-up order (the
+// hostname role runs only with --set-hostname).
 func All() []sandbox.Policy {
-	return []sandbox.Policy{Supervisor(), Engine(), Sockd(), Ifch()}
+	return []sandbox.Policy{Supervisor(), Engine(), Sockd(), Ifch(), Hostname()}
 }
 
-// ByRole returns the named role's policy (the roles of All, and ifchd).
+// ByRole returns the named role's policy: the roles of All, and ifchd.
 func ByRole(role string) (sandbox.Policy, bool) {
 	for _, p := range append(All(), Ifchd()) {
 		if p.Role == role {

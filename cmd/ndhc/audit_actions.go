@@ -15,7 +15,7 @@ import (
 // by name, so names are unique.
 func auditActions() []probe.Action {
 	all := append(probe.Battery(), ipcRoundTrip)
-	for _, role := range []string{"supervisor", "engine", "sockd", "ifch"} {
+	for _, role := range []string{"supervisor", "engine", "sockd", "ifch", "hostname"} {
 		all = append(all, roleControls(role)...)
 	}
 	return all
@@ -98,6 +98,14 @@ func roleControls(role string) []probe.Action {
 				return unix.Bind(fd, &unix.SockaddrInet4{Port: 68, Addr: [4]byte{127, 0, 0, 1}})
 			}},
 		}
+	case "hostname":
+		return []probe.Action{{
+			// The current name, read before the sandbox, set again: proves
+			// CAP_SYS_ADMIN and the seccomp entry without changing anything.
+			Name: "control: sethostname (to the name it already has) with CAP_SYS_ADMIN", Allowed: true,
+			Prepare: func() (any, error) { return os.Hostname() },
+			Do:      func(s any) error { return unix.Sethostname([]byte(s.(string))) },
+		}}
 	case "ifch":
 		return []probe.Action{{
 			Name: "control: netlink link dump on a socket opened before the sandbox", Allowed: true,

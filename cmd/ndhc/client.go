@@ -45,6 +45,7 @@ type clientFlags struct {
 	allowRanges    string
 	allowLinkLocal bool
 	allowOffLink   bool
+	setHostname    bool
 	minPrefix      int
 	mtuFloor       int
 }
@@ -74,6 +75,7 @@ func newClientFlags() *clientFlags {
 	fs.StringVar(&c.allowRanges, "allow-ranges", "", "comma-separated prefixes the leased address must fall in (empty: any unicast)")
 	fs.BoolVar(&c.allowLinkLocal, "allow-link-local", false, "accept 169.254/16 leases")
 	fs.BoolVar(&c.allowOffLink, "allow-offlink-router", false, "accept a router outside the leased subnet (installed as onlink)")
+	fs.BoolVar(&c.setHostname, "set-hostname", false, "set the system hostname from the lease (option 12), through a role holding only CAP_SYS_ADMIN under a seccomp list that allows sethostname alone")
 	fs.IntVar(&c.minPrefix, "min-prefix", 0, "shortest subnet prefix accepted (0: ifch's default, 8)")
 	fs.IntVar(&c.mtuFloor, "mtu-floor", 0, "smallest MTU accepted from the server (0: ifch's default, 576)")
 	return c
@@ -173,6 +175,9 @@ func (c *clientFlags) validate() error {
 	if c.routeMetric < 0 || c.minPrefix < 0 || c.minPrefix > 32 || c.mtuFloor < 0 || c.mtuFloor > 65535 {
 		return errors.New("route-metric, min-prefix (0..32) and mtu-floor (0..65535) must be in range")
 	}
+	if c.setHostname && c.ifchd != "" {
+		return errors.New("set-hostname: with --ifchd, ifchd sets the hostname (or not); ndhc spawns no ifch to ask")
+	}
 	if c.ifchd != "" && !strings.HasPrefix(c.ifchd, "/") {
 		return fmt.Errorf("ifchd %q: want an absolute socket path", c.ifchd)
 	}
@@ -232,6 +237,7 @@ type ifchConfig struct {
 	AllowRanges    []netip.Prefix `json:"allow_ranges,omitempty"`
 	AllowLinkLocal bool           `json:"allow_link_local,omitempty"`
 	AllowOffLink   bool           `json:"allow_offlink_router,omitempty"`
+	SetHostname    bool           `json:"set_hostname,omitempty"`
 	MinPrefix      int            `json:"min_prefix,omitempty"`
 	MTUFloor       int            `json:"mtu_floor,omitempty"`
 }
@@ -247,7 +253,7 @@ func (c *clientFlags) roleConfigFor(ifi *net.Interface) roleConfig {
 		},
 		Ifch: ifchConfig{
 			ResolvConf: c.resolvConf, RouteMetric: c.routeMetric, AllowRanges: ranges, AllowLinkLocal: c.allowLinkLocal,
-			AllowOffLink: c.allowOffLink, MinPrefix: c.minPrefix, MTUFloor: c.mtuFloor,
+			AllowOffLink: c.allowOffLink, SetHostname: c.setHostname, MinPrefix: c.minPrefix, MTUFloor: c.mtuFloor,
 		},
 	}
 }

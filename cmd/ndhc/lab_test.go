@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,6 +49,8 @@ func (s *syncBuffer) String() string {
 type clientOpts struct {
 	stateDir string
 	args     []string
+	// wrap runs ndhc under another command in the namespace (unshare).
+	wrap []string
 }
 
 // startClient runs the test binary as ndhc in the client namespace.
@@ -59,9 +62,9 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *client {
 	}
 	c := &client{t: t, out: &syncBuffer{}, stateDir: o.stateDir, resolv: filepath.Join(dir, "resolv.conf"), done: make(chan error, 1)}
 	args := append([]string{os.Args[0], "-i", l.Client.IfName(),
-		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103",
+		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
 		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug"}, o.args...)
-	c.cmd = l.Client.Command(context.Background(), args...)
+	c.cmd = l.Client.Command(context.Background(), append(o.wrap, args...)...)
 	c.cmd.Env = append(os.Environ(), "NDHC_TEST_MAIN=1")
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	if err := c.cmd.Start(); err != nil {
@@ -239,5 +242,36 @@ func TestLabIfchRefusesOutOfRange(t *testing.T) {
 		c.done <- err
 		t.Fatalf("client exited after a refusal: %v", err)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestLabSetHostname: with --set-hostname the lease's hostname (option 12)
+// reaches the kernel through ifch and the hostname role. ndhc runs in a UTS
+// namespace of its own (unshare --uts), so the host's name is never touched.
+func TestLabSetHostname(t *testing.T) {
+	l := newLab(t, "hostname")
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare (util-linux) for a UTS namespace of its own")
+	}
+	cfg := richServer(l)
+	cfg.Hostname = "leased-name"
+	if _, err := l.StartDnsmasq(cfg); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Hostname()
+	c := startClient(t, l, clientOpts{wrap: []string{"unshare", "--uts", "--"}, args: []string{"--set-hostname", "--arp-mode", "off"}})
+	waitFor(t, 20*time.Second, "the hostname role's line", func() bool { return strings.Contains(c.out.String(), `msg="hostname set" role=hostname`) })
+	out, err := exec.Command("nsenter", "--target", strconv.Itoa(c.cmd.Process.Pid), "--uts", "hostname").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "leased-name" {
+		t.Errorf("hostname in ndhc's UTS namespace %q, want leased-name", got)
+	}
+	if after, _ := os.Hostname(); after != before {
+		t.Fatalf("the host's name changed from %q to %q", before, after)
+	}
+	if !strings.Contains(c.out.String(), "child=hostname") || !strings.Contains(c.out.String(), "caps=sys_admin") {
+		t.Error("no sandboxed hostname role in the log")
 	}
 }

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // testUsers are numeric users: CI machines have no ndhc accounts.
 func testUsers(t *testing.T) []string {
 	dir := t.TempDir()
-	return []string{"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103",
+	return []string{"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
 		"--state-dir", filepath.Join(dir, "state"), "--empty-dir", filepath.Join(dir, "empty")}
 }
 
@@ -49,7 +49,7 @@ func TestPolicyJSON(t *testing.T) {
 			t.Errorf("%s: empty allowlist", v.Role)
 		}
 	}
-	if got := strings.Join(roles, ","); got != "supervisor,engine,sockd,ifch" {
+	if got := strings.Join(roles, ","); got != "supervisor,engine,sockd,ifch,hostname" {
 		t.Fatalf("roles %s", got)
 	}
 }
@@ -91,7 +91,7 @@ func TestAudit(t *testing.T) {
 	if len(res.Roles) != len(policies.All()) {
 		t.Fatalf("%d roles audited", len(res.Roles))
 	}
-	wantCaps := map[string]uint64{"supervisor": 0, "engine": 0, "sockd": 1<<13 | 1<<10, "ifch": 1 << 12}
+	wantCaps := map[string]uint64{"supervisor": 0, "engine": 0, "sockd": 1<<13 | 1<<10, "ifch": 1 << 12, "hostname": 1 << 21}
 	for _, r := range res.Roles {
 		if r.Report == nil {
 			t.Fatalf("%s: no report", r.Role)

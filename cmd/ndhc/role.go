@@ -44,6 +44,8 @@ func runRole(role string) {
 		code = runSockd(in, cfg, log)
 	case "ifch":
 		code = runIfch(in, cfg, log)
+	case "hostname":
+		code = runHostname(in, log)
 	default:
 		log.Error("unknown role")
 		code = exitUsage
@@ -139,6 +141,19 @@ func runIfch(in *sandbox.Inherited, cfg *roleConfig, log *slog.Logger) int {
 			return exitFailure
 		}
 		acfg.Resolv = r
+	}
+	if cfg.Ifch.SetHostname {
+		f, err := in.File("hostname")
+		if err != nil {
+			log.Error("no hostname channel", "err", err)
+			return exitFailure
+		}
+		hc, err := sandbox.UnixConn(f)
+		if err != nil {
+			log.Error("hostname channel", "err", err)
+			return exitFailure
+		}
+		acfg.Hostname = &hostnameClient{conn: hc}
 	}
 	pol := &ifch.Policy{
 		Interfaces:         []string{cfg.Interface},

@@ -27,6 +27,7 @@ func newRoleSettings(fs *flag.FlagSet) *roleSettings {
 		{"engine", policies.EngineUser},
 		{"sockd", policies.SockdUser},
 		{"ifch", policies.IfchUser},
+		{"hostname", policies.HostnameUser},
 	} {
 		s.users[r.role] = fs.String(r.role+"-user", r.def, "user (name or uid) the "+r.role+" role runs as; its group has the same name")
 	}

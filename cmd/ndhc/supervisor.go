@@ -169,7 +169,19 @@ func (s *supervisor) run() int {
 	}
 	var plan []step
 	if ifchEng != nil {
-		plan = append(plan, step{"ifch", []sandbox.File{{Name: "engine", File: ifchEng}}})
+		ifchFiles := []sandbox.File{{Name: "engine", File: ifchEng}}
+		if s.cfg.Ifch.SetHostname {
+			// ifch asks the hostname role, the only one with
+			// CAP_SYS_ADMIN, over a channel of their own.
+			hostIfch, ifchHost, err := sandbox.SeqpacketPair()
+			if err != nil {
+				s.log.Error("socketpair", "err", err)
+				return exitFailure
+			}
+			plan = append(plan, step{"hostname", []sandbox.File{{Name: "ifch", File: hostIfch}}})
+			ifchFiles = append(ifchFiles, sandbox.File{Name: "hostname", File: ifchHost})
+		}
+		plan = append(plan, step{"ifch", ifchFiles})
 	}
 	plan = append(plan,
 		step{"sockd", []sandbox.File{{Name: "engine", File: sockdEng}}},
@@ -181,7 +193,7 @@ func (s *supervisor) run() int {
 	for _, step := range plan {
 		p, err := s.settings.policy(step.role)
 		if err != nil {
-			s.log.Error("policy", "role", step.role, "err", err)
+			s.log.Error("policy", "child", step.role, "err", err)
 			return exitUsage
 		}
 		child, err := sandbox.Spawn(step.role, p, step.files...)
@@ -189,12 +201,12 @@ func (s *supervisor) run() int {
 			f.File.Close()
 		}
 		if err != nil {
-			s.log.Error("spawn", "role", step.role, "err", err)
+			s.log.Error("spawn", "child", step.role, "err", err)
 			return exitFailure
 		}
 		s.children = append(s.children, child)
 		if err := sendJSON(child.Ctl, nil, s.cfg); err != nil {
-			s.log.Error("configuring role", "role", step.role, "err", err)
+			s.log.Error("configuring role", "child", step.role, "err", err)
 			return exitFailure
 		}
 	}
@@ -204,9 +216,9 @@ func (s *supervisor) run() int {
 		if err != nil {
 			select {
 			case <-child.Done():
-				s.log.Error("role failed to start", "role", child.Role, "exit", describeExit(child.Err()))
+				s.log.Error("role failed to start", "child", child.Role, "exit", describeExit(child.Err()))
 			case <-time.After(time.Second):
-				s.log.Error("role sent no ready notice", "role", child.Role, "err", err)
+				s.log.Error("role sent no ready notice", "child", child.Role, "err", err)
 			}
 			return exitSandbox
 		}

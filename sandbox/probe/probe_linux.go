@@ -279,6 +279,9 @@ func Battery() []Action {
 			data := [2]unix.CapUserData{{Effective: 1 << unix.CAP_SYS_ADMIN, Permitted: 1 << unix.CAP_SYS_ADMIN}}
 			return unix.Capset(&hdr, &data[0])
 		}},
+		{Name: "unshare(CLONE_NEWNS|CLONE_NEWUSER)", Do: func(any) error {
+			return unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWUSER)
+		}},
 		{Name: "mount tmpfs", Do: func(any) error {
 			return unix.Mount("none", "/", "tmpfs", 0, "")
 		}},
