@@ -275,3 +275,23 @@ func TestLabSetHostname(t *testing.T) {
 		t.Error("no sandboxed hostname role in the log")
 	}
 }
+
+// TestLabInterfaceRemoved: when the interface disappears the engine exits
+// and the client ends with a non-zero status and a line saying why.
+func TestLabInterfaceRemoved(t *testing.T) {
+	l := newLab(t, "gone")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, l, clientOpts{args: []string{"--arp-mode", "off"}})
+	waitFor(t, 20*time.Second, "a lease", func() bool { return clientAddr(t, l).IsValid() })
+	if _, err := l.Client.Run(context.Background(), "ip", "link", "del", l.Client.IfName()); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.wait(10 * time.Second); code == 0 {
+		t.Fatal("exit 0 after the interface was removed")
+	}
+	if !strings.Contains(c.out.String(), "interface removed") {
+		t.Errorf("no line saying the interface was removed:\n%s", c.out.String())
+	}
+}
