@@ -88,7 +88,11 @@ func run(bin string, runs int) error {
 			return []string{"dhclient", "-4", "-1", "-d", "-sf", script, "-lf", filepath.Join(d, "dhclient.leases"), "-pf", filepath.Join(d, "dhclient.pid"), iface}
 		}},
 		{name: "dhcpcd -A -4 --nodelay", prog: "dhcpcd", argv: func(iface, d string) []string {
-			return []string{"dhcpcd", "-A", "-4", "--nodelay", "-1", "-B", "-f", "/dev/null", "-c", "/bin/true", "-C", "resolv.conf", iface}
+			// ip netns exec runs it in a mount namespace of its own: fresh
+			// tmpfs over dhcpcd's state and run directories keep it from
+			// rebooting a saved lease (unfair) and from touching the host's.
+			return []string{"sh", "-c", `mount -t tmpfs ndhc-bench /var/lib/dhcpcd && mount -t tmpfs ndhc-bench /run && exec "$@"`, "sh",
+				"dhcpcd", "-A", "-4", "--nodelay", "-1", "-B", "-f", "/dev/null", "-c", "/bin/true", "-C", "resolv.conf", iface}
 		}, note: "configures the address itself; hooks disabled"},
 		{name: "busybox udhcpc", prog: "busybox", argv: func(iface, d string) []string {
 			return []string{"busybox", "udhcpc", "-i", iface, "-f", "-q", "-n", "-s", script}
@@ -104,8 +108,12 @@ func run(bin string, runs int) error {
 			continue
 		}
 		var times []time.Duration
-		for i := range runs {
-			d, err := coldRun(l, c, fmt.Sprintf("%s/run-%s-%d", dir, strings.Fields(c.name)[0], i))
+		for range runs {
+			// One directory per client across its runs: like the peers'
+			// DUID and lease files under /var/lib, ndhc's DUID and IAID
+			// persist; only the lease is removed, so every run starts from
+			// INIT with a DHCPDISCOVER.
+			d, err := coldRun(l, c, fmt.Sprintf("%s/%s", dir, strings.ReplaceAll(c.name, " ", "_")))
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
@@ -128,6 +136,10 @@ func run(bin string, runs int) error {
 func coldRun(l *lab.Lab, c contender, dir string) (time.Duration, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
+	}
+	leases, _ := filepath.Glob(filepath.Join(dir, "state", "*.lease"))
+	for _, f := range append(leases, filepath.Join(dir, "dhclient.leases")) {
+		os.Remove(f)
 	}
 	if _, err := l.Client.Run(context.Background(), "ip", "-4", "addr", "flush", "dev", l.Client.IfName()); err != nil {
 		return 0, err
