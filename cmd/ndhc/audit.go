@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
 	"github.com/ndhc-go/ndhc/sandbox/probe"
 	"golang.org/x/sys/unix"
@@ -47,9 +45,7 @@ func auditCmd(args []string, out io.Writer) int {
 		return exitUsage
 	}
 	if len(roles) == 0 {
-		for _, p := range policies.All() {
-			roles = append(roles, p.Role)
-		}
+		roles = allRoles()
 	}
 	degrade, err := settings.degradeList()
 	if err != nil {
@@ -95,9 +91,7 @@ func auditCmd(args []string, out io.Writer) int {
 		res.Roles = append(res.Roles, ar)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		printJSON(out, res)
 	} else {
 		printAudit(out, res)
 	}

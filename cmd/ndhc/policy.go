@@ -41,9 +41,7 @@ func policyCmd(args []string, out io.Writer) int {
 		return exitUsage
 	}
 	if len(roles) == 0 {
-		for _, p := range policies.All() {
-			roles = append(roles, p.Role)
-		}
+		roles = allRoles()
 	}
 	abi, abiErr := sandbox.LandlockABI()
 	var views []policyView
@@ -67,9 +65,7 @@ func policyCmd(args []string, out io.Writer) int {
 		views = append(views, v)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(views); err != nil {
+		if err := printJSON(out, views); err != nil {
 			return exitFailure
 		}
 		return exitOK
@@ -156,12 +152,22 @@ func printPolicy(out io.Writer, v policyView) {
 	tw.Flush()
 }
 
-func roleNames() string {
+// allRoles names every role ndhc spawns, in start-up order.
+func allRoles() []string {
 	var names []string
 	for _, p := range policies.All() {
 		names = append(names, p.Role)
 	}
-	return strings.Join(names, ", ")
+	return names
+}
+
+func roleNames() string { return strings.Join(allRoles(), ", ") }
+
+// printJSON writes v indented, for the --json outputs.
+func printJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // parseInterspersed parses flags that may come before or after positional

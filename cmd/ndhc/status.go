@@ -49,9 +49,7 @@ func statusCmd(args []string, out io.Writer) int {
 		j, _ := l.MarshalJSON()
 		var pretty any
 		json.Unmarshal(j, &pretty)
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		enc.Encode(pretty)
+		printJSON(out, pretty)
 		return exitOK
 	}
 	printLease(out, iface, l, time.Now())
