@@ -118,6 +118,10 @@ func (e *engine) openSocket(kind sockd.Kind, addr netip.Addr) (*socket.Conn, err
 func (e *engine) readSocket(c *socket.Conn, idx, gen int) {
 	buf := make([]byte, 1600)
 	oob := make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.TpacketAuxdata{}))))
+	// Bounded, so that a socket that keeps failing this way still ends
+	// the engine instead of spinning.
+	const maxNetDownReports = 1000
+	netDownReports := 0
 	for {
 		var n, oobn int
 		var from unix.Sockaddr
@@ -126,6 +130,14 @@ func (e *engine) readSocket(c *socket.Conn, idx, gen int) {
 			n, oobn, _, from, err = c.Recvmsg(context.Background(), buf, oob, 0)
 		} else {
 			n, from, err = c.Recvfrom(context.Background(), buf, 0)
+		}
+		if errors.Is(err, unix.ENETDOWN) && netDownReports < maxNetDownReports {
+			// A packet socket reports once that its interface went down
+			// (administratively, or on its way to removal); it stays
+			// bound and works again when the link is back. The link
+			// events say what happened; this read just goes on.
+			netDownReports++
+			continue
 		}
 		if err != nil {
 			// The main loop knows whether this socket was closed on

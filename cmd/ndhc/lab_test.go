@@ -276,8 +276,9 @@ func TestLabSetHostname(t *testing.T) {
 	}
 }
 
-// TestLabInterfaceRemoved: when the interface disappears the engine exits
-// and the client ends with a non-zero status and a line saying why.
+// TestLabInterfaceRemoved: an interface set down and up again is lived
+// through; when it disappears the engine exits and the client ends with a
+// non-zero status and a line saying why.
 func TestLabInterfaceRemoved(t *testing.T) {
 	l := newLab(t, "gone")
 	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
@@ -285,6 +286,21 @@ func TestLabInterfaceRemoved(t *testing.T) {
 	}
 	c := startClient(t, l, clientOpts{args: []string{"--arp-mode", "off"}})
 	waitFor(t, 20*time.Second, "a lease", func() bool { return clientAddr(t, l).IsValid() })
+	// Administratively down and up again first: the client must live
+	// through it (its packet sockets report ENETDOWN once) and lease again.
+	for _, state := range []string{"down", "up"} {
+		if _, err := l.Client.Run(context.Background(), "ip", "link", "set", l.Client.IfName(), state); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitFor(t, 20*time.Second, "a lease after the link came back", func() bool { return clientAddr(t, l).IsValid() })
+	select {
+	case err := <-c.done:
+		c.done <- err
+		t.Fatalf("client exited when the link went down: %v", err)
+	default:
+	}
 	if _, err := l.Client.Run(context.Background(), "ip", "link", "del", l.Client.IfName()); err != nil {
 		t.Fatal(err)
 	}
