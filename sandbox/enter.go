@@ -3,6 +3,8 @@ package sandbox
 import (
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 )
 
 // Layers that an operator may allow to be missing with [Options.Degrade].
@@ -56,3 +58,21 @@ func (e *LayerError) Error() string {
 }
 
 func (e *LayerError) Unwrap() error { return e.Err }
+
+// ParseLayers parses an operator's comma-separated list of layers that may
+// be missing (the value of a --allow-degraded-sandbox flag). The empty
+// string is the empty list; anything but LayerLandlock and LayerSeccomp is
+// an error.
+func ParseLayers(s string) ([]string, error) {
+	var out []string
+	for _, d := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' }) {
+		d = strings.TrimSpace(d)
+		if d != LayerLandlock && d != LayerSeccomp {
+			return nil, fmt.Errorf("sandbox: layer %q cannot be degraded: want %s and/or %s", d, LayerLandlock, LayerSeccomp)
+		}
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
