@@ -34,9 +34,25 @@ const (
 )
 
 // ResolveIDs turns a policy's user and group (names or numbers) into ids.
-// It reads the system's user database, so call it before the chroot.
+// It reads the system's user database, so call it before the chroot. Roles
+// never run as root: uid or gid 0 is an error.
 func ResolveIDs(userName, groupName string) (uid, gid uint32, err error) {
-	uid, err = resolveID(userName, func(s string) (string, error) {
+	if uid, err = ResolveUser(userName); err != nil {
+		return 0, 0, err
+	}
+	if gid, err = ResolveGroup(groupName); err != nil {
+		return 0, 0, err
+	}
+	if uid == 0 || gid == 0 {
+		return 0, 0, fmt.Errorf("sandbox: refusing uid %d gid %d: roles never run as root", uid, gid)
+	}
+	return uid, gid, nil
+}
+
+// ResolveUser returns the uid of a user name or number (root included:
+// the caller decides what a uid may be used for).
+func ResolveUser(name string) (uint32, error) {
+	uid, err := resolveID(name, func(s string) (string, error) {
 		u, err := user.Lookup(s)
 		if err != nil {
 			return "", err
@@ -44,9 +60,14 @@ func ResolveIDs(userName, groupName string) (uid, gid uint32, err error) {
 		return u.Uid, nil
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("sandbox: user %q: %w", userName, err)
+		return 0, fmt.Errorf("sandbox: user %q: %w", name, err)
 	}
-	gid, err = resolveID(groupName, func(s string) (string, error) {
+	return uid, nil
+}
+
+// ResolveGroup returns the gid of a group name or number.
+func ResolveGroup(name string) (uint32, error) {
+	gid, err := resolveID(name, func(s string) (string, error) {
 		g, err := user.LookupGroup(s)
 		if err != nil {
 			return "", err
@@ -54,12 +75,9 @@ func ResolveIDs(userName, groupName string) (uid, gid uint32, err error) {
 		return g.Gid, nil
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("sandbox: group %q: %w", groupName, err)
+		return 0, fmt.Errorf("sandbox: group %q: %w", name, err)
 	}
-	if uid == 0 || gid == 0 {
-		return 0, 0, fmt.Errorf("sandbox: refusing uid %d gid %d: roles never run as root", uid, gid)
-	}
-	return uid, gid, nil
+	return gid, nil
 }
 
 func resolveID(s string, lookup func(string) (string, error)) (uint32, error) {

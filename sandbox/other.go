@@ -17,6 +17,12 @@ func LandlockABI() (int, error) { return 0, ErrUnsupported }
 // ResolveIDs is not supported outside Linux.
 func ResolveIDs(userName, groupName string) (uint32, uint32, error) { return 0, 0, ErrUnsupported }
 
+// ResolveUser is not supported outside Linux.
+func ResolveUser(name string) (uint32, error) { return 0, ErrUnsupported }
+
+// ResolveGroup is not supported outside Linux.
+func ResolveGroup(name string) (uint32, error) { return 0, ErrUnsupported }
+
 // SeqpacketPair is not supported outside Linux.
 func SeqpacketPair() (*os.File, *os.File, error) { return nil, nil, ErrUnsupported }
 
