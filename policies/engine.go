@@ -26,7 +26,7 @@ func Engine() sandbox.Policy {
 		Landlock: sandbox.Landlock{
 			RWDirs: []string{"/"},
 		},
-		Seccomp: with(runtimeBase(),
+		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.Allow("recvfrom", "DHCP and ARP frames on the packet sockets sockd handed over"),
 			sandbox.Allow("sendto", "DHCP and ARP frames on the packet sockets sockd handed over"),
 			sandbox.AllowIf("openat", "lease and DUID files inside the state directory, by path only (no directory descriptors)",

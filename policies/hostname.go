@@ -21,7 +21,7 @@ func Hostname() sandbox.Policy {
 		Caps:    []string{"CAP_SYS_ADMIN"},
 		Rlimits: commonRlimits(32, 0),
 		Umask:   0o077,
-		Seccomp: with(runtimeBase(),
+		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.Allow("sethostname", "the role's one job: the hostname from the lease (RFC 2132 option 12), validated by ifch and again here"),
 		),
 	}

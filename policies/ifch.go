@@ -21,7 +21,7 @@ func Ifch() sandbox.Policy {
 		Caps:    []string{"CAP_NET_ADMIN"},
 		Rlimits: commonRlimits(32, 1<<16),
 		Umask:   0o022,
-		Seccomp: with(runtimeBase(),
+		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.Allow("sendto", "ifch/apply Netlink: requests on the NETLINK_ROUTE handle opened before the sandbox"),
 			sandbox.Allow("recvfrom", "ifch/apply Netlink: replies on the NETLINK_ROUTE handle opened before the sandbox"),
 			sandbox.Allow("getsockname", "vishvananda/netlink checks the reply's port id on every request; net.Accept reads the local address"),
@@ -38,7 +38,7 @@ func Ifch() sandbox.Policy {
 func Ifchd() sandbox.Policy {
 	p := Ifch()
 	p.Role = "ifchd"
-	p.Seccomp = with(p.Seccomp,
+	p.Seccomp = sandbox.With(p.Seccomp,
 		sandbox.AllowIf("accept4", "peers on the listening socket opened before the sandbox (flags as Go's net package passes them)",
 			sandbox.Arg(3, sandbox.Eq, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK")),
 		sandbox.AllowIf("getsockopt", "SO_PEERCRED of each accepted peer",

@@ -25,7 +25,7 @@ func Sockd() sandbox.Policy {
 			BindUDP: []uint16{68},
 			SendUDP: []uint16{67},
 		},
-		Seccomp: with(runtimeBase(),
+		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.AllowIf("socket", "packet sockets for DHCP and ARP; UDP sockets for renewal",
 				[]sandbox.Cond{{Arg: 0, Op: sandbox.Eq, Value: unix.AF_PACKET, Label: "AF_PACKET"}},
 				[]sandbox.Cond{

@@ -16,7 +16,7 @@ func Supervisor() sandbox.Policy {
 		Caps:    nil,
 		Rlimits: commonRlimits(32, 0),
 		Umask:   0o077,
-		Seccomp: with(runtimeBase(),
+		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.Allow("waitid", "os/exec: waiting for the spawned roles (P_PIDFD)"),
 			sandbox.Allow("pidfd_send_signal", "os: SIGKILL to a spawned role at shutdown"),
 		),

@@ -66,27 +66,22 @@ func rootPolicy(t *testing.T) sandbox.Policy {
 	if err := os.Chown(rw, 61234, 61234); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"futex", "mmap", "munmap", "madvise", "exit", "exit_group", "rt_sigprocmask",
-		"rt_sigreturn", "rt_sigaction", "sigaltstack", "gettid", "getpid", "tgkill", "nanosleep", "sched_yield",
-		"sched_getaffinity", "pread64", "getrandom", "epoll_pwait", "epoll_ctl", "read", "write", "close", "fcntl",
-		"sendmsg", "recvmsg", "openat", "renameat", "fstat", "newfstatat", "bind", "connect", "kill", "setuid", "capset", "chroot", "mount"}
 	p := sandbox.Policy{
 		Role: "test", User: testUID, Group: testUID, Chroot: dir,
 		Caps:     []string{"CAP_NET_RAW"},
-		Rlimits:  []sandbox.Rlimit{{Resource: "CORE", Max: 0}, {Resource: "NPROC", Max: 64}, {Resource: "NOFILE", Max: 64}, {Resource: "FSIZE", Max: 4096}},
+		Rlimits:  sandbox.BaseRlimits(64, 64, 4096),
 		Umask:    0o077,
 		Landlock: sandbox.Landlock{RWDirs: []string{"/rw"}},
 	}
-	// Deliberately generous: kill, setuid, capset, chroot, mount, bind and
-	// connect are allowed by seccomp here, so that the test shows the other
-	// layers (capabilities, Landlock) refusing them on their own.
-	for _, n := range base {
-		p.Seccomp = append(p.Seccomp, sandbox.Allow(n, "test"))
+	// The runtime base, the file calls of the controls and, deliberately
+	// generous: kill, setuid, capset, chroot, mount, bind and connect are
+	// allowed by seccomp here, so that the test shows the other layers
+	// (capabilities, Landlock) refusing them on their own.
+	extra := []sandbox.Syscall{sandbox.AllowIf("socket", "test", sandbox.Arg(0, sandbox.Eq, unix.AF_UNIX, ""), sandbox.Arg(0, sandbox.Eq, unix.AF_PACKET, ""))}
+	for _, n := range []string{"openat", "renameat", "fstat", "newfstatat", "bind", "connect", "kill", "setuid", "capset", "chroot", "mount"} {
+		extra = append(extra, sandbox.Allow(n, "test"))
 	}
-	p.Seccomp = append(p.Seccomp,
-		sandbox.AllowIf("clone", "threads", sandbox.Arg(0, sandbox.BitsSet, unix.CLONE_THREAD, "")),
-		sandbox.AllowIf("socket", "test", sandbox.Arg(0, sandbox.Eq, unix.AF_UNIX, ""), sandbox.Arg(0, sandbox.Eq, unix.AF_PACKET, "")),
-	)
+	p.Seccomp = sandbox.With(sandbox.RuntimeBase(), extra...)
 	return p
 }
 
