@@ -44,8 +44,17 @@ type Child struct {
 	Ctl  *net.UnixConn
 }
 
+// Spec describes a child to start with Spawn.
+type Spec struct {
+	Role    string
+	Policy  Policy
+	Files   []File
+	Degrade []string
+	Config  any
+}
+
 // Spawn is not supported outside Linux.
-func Spawn(role string, p Policy, files ...File) (*Child, error) { return nil, ErrUnsupported }
+func Spawn(s Spec) (*Child, error) { return nil, ErrUnsupported }
 
 // IsChild reports false outside Linux.
 func IsChild() (string, bool) { return "", false }

@@ -3,12 +3,15 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
@@ -26,8 +29,9 @@ const (
 	envPPID = "SANDBOX_PPID"
 )
 
-// maxPolicySize bounds the policy message a child accepts from its parent.
-const maxPolicySize = 64 << 10
+// maxSetupSize bounds the setup message (policy, degrade list,
+// configuration) a child accepts from its parent.
+const maxSetupSize = 64 << 10
 
 // File is a descriptor handed to a child under a name.
 type File struct {
@@ -64,25 +68,63 @@ func (c *Child) Err() error {
 // Kill ends the child with SIGKILL.
 func (c *Child) Kill() error { return c.cmd.Process.Kill() }
 
-// Spawn re-executes the running binary (/proc/self/exe) as role, with a
+// Spec describes a child to start with [Spawn].
+type Spec struct {
+	// Role names the child; the binary learns it from [IsChild].
+	Role string
+	// Policy is the sandbox the child enters with [Inherited.Enter].
+	Policy Policy
+	// Files are handed to the child under their names.
+	Files []File
+	// Degrade lists the layers the child may start without (see
+	// [Options.Degrade]); the child's Enter applies exactly this list, so
+	// an operator's choice reaches every child and a child cannot widen it.
+	Degrade []string
+	// Config is the child's own configuration, sent as JSON in the setup
+	// message and decoded strictly by [Inherited.Config]. Nil sends none.
+	Config any
+}
+
+// setup is the first message on a child's control channel.
+type setup struct {
+	Policy  Policy          `json:"policy"`
+	Degrade []string        `json:"degrade,omitempty"`
+	Config  json.RawMessage `json:"config,omitempty"`
+}
+
+// Spawn re-executes the running binary (/proc/self/exe) as s.Role, with a
 // clean environment, stdin on /dev/null and stderr shared. The child gets a
-// control channel (a SOCK_SEQPACKET socketpair) on which the first message
-// is the policy p, and the files under their names. SIGKILL is delivered to
-// the child if the spawning thread (kept locked for the call) or the parent
-// dies; the child must call [Inherited.Enter] before anything else.
-func Spawn(role string, p Policy, files ...File) (*Child, error) {
+// control channel (a SOCK_SEQPACKET socketpair) whose first message is the
+// setup: the policy, the degrade list and the configuration. The files are
+// handed under their names. SIGKILL is delivered to the child if the
+// spawning thread (kept locked for the call) or the parent dies; the child
+// must call [Inherited.Enter] before anything else.
+func Spawn(s Spec) (*Child, error) {
+	p := s.Policy
+	role := s.Role
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	if role == "" || strings.ContainsAny(role, ",: =") {
 		return nil, fmt.Errorf("sandbox: bad role name %q", role)
 	}
-	pj, err := json.Marshal(p)
+	if _, err := ParseLayers(strings.Join(s.Degrade, ",")); err != nil {
+		return nil, err
+	}
+	su := setup{Policy: p, Degrade: s.Degrade}
+	if s.Config != nil {
+		cj, err := json.Marshal(s.Config)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: %s configuration: %w", role, err)
+		}
+		su.Config = cj
+	}
+	pj, err := json.Marshal(su)
 	if err != nil {
 		return nil, err
 	}
-	if len(pj) > maxPolicySize {
-		return nil, fmt.Errorf("sandbox: policy %s too large (%d bytes)", p.Role, len(pj))
+	if len(pj) > maxSetupSize {
+		return nil, fmt.Errorf("sandbox: setup of %s too large (%d bytes)", role, len(pj))
 	}
 	mine, theirs, err := SeqpacketPair()
 	if err != nil {
@@ -96,7 +138,7 @@ func Spawn(role string, p Policy, files ...File) (*Child, error) {
 	}
 	extra := []*os.File{theirs}
 	names := []string{"ctl:3"}
-	for i, f := range files {
+	for i, f := range s.Files {
 		if f.Name == "" || f.Name == "ctl" || strings.ContainsAny(f.Name, ",: =") {
 			ctl.Close()
 			return nil, fmt.Errorf("sandbox: bad file name %q", f.Name)
@@ -177,7 +219,10 @@ type Inherited struct {
 	// Ctl is the child's end of the control channel.
 	Ctl       *net.UnixConn
 	ParentPID int
-	files     map[string]*os.File
+	// Degrade is the parent's list of layers this child may miss.
+	Degrade []string
+	config  json.RawMessage
+	files   map[string]*os.File
 }
 
 // IsChild reports whether this process was started by Spawn, and as which
@@ -220,18 +265,22 @@ func Inherit() (*Inherited, error) {
 	if err := CheckPeer(in.Ctl, uint32(os.Getuid()), ppid); err != nil {
 		return nil, fmt.Errorf("sandbox: control channel: %w", err)
 	}
-	pj, err := RecvUpTo(in.Ctl, maxPolicySize)
+	pj, err := RecvUpTo(in.Ctl, maxSetupSize)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: reading policy: %w", err)
+		return nil, fmt.Errorf("sandbox: reading setup: %w", err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(pj)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in.Policy); err != nil {
-		return nil, fmt.Errorf("sandbox: decoding policy: %w", err)
+	var su setup
+	if err := decodeStrict(pj, &su); err != nil {
+		return nil, fmt.Errorf("sandbox: decoding setup: %w", err)
 	}
-	if err := in.Policy.Validate(); err != nil {
+	if err := su.Policy.Validate(); err != nil {
 		return nil, err
 	}
+	if _, err := ParseLayers(strings.Join(su.Degrade, ",")); err != nil {
+		return nil, err
+	}
+	in.Policy, in.Degrade, in.config = su.Policy, su.Degrade, su.Config
+	ignoreGroupSignals()
 	return in, nil
 }
 
@@ -245,14 +294,85 @@ func (in *Inherited) File(name string) (*os.File, error) {
 	return f, nil
 }
 
-// Enter applies the inherited policy, checking that the parent still lives
-// after the uid change. Descriptors that were passed but not taken with File
-// are closed first: a role holds only what it uses.
+// Config decodes the configuration the parent sent into v, strictly: an
+// unknown field, trailing data or a missing configuration is an error.
+func (in *Inherited) Config(v any) error {
+	if in.config == nil {
+		return fmt.Errorf("sandbox: role %s: no configuration from the parent", in.Role)
+	}
+	if err := decodeStrict(in.config, v); err != nil {
+		return fmt.Errorf("sandbox: role %s: configuration: %w", in.Role, err)
+	}
+	return nil
+}
+
+// Enter applies the inherited policy with the parent's degrade list,
+// checking that the parent still lives after the uid change. Descriptors
+// that were passed but not taken with File are closed first: a role holds
+// only what it uses. o.Degrade is ignored: only the parent says what may
+// be missing.
 func (in *Inherited) Enter(o Options) (*Report, error) {
 	for name, f := range in.files {
 		f.Close()
 		delete(in.files, name)
 	}
 	o.ParentPID = in.ParentPID
+	o.Degrade = in.Degrade
 	return Enter(in.Policy, o)
+}
+
+// Ready enters the sandbox (as [Inherited.Enter]) and sends the parent the
+// ready notice carrying the report. The parent's [Group] waits for it.
+func (in *Inherited) Ready(o Options) (*Report, error) {
+	rep, err := in.Enter(o)
+	if err != nil {
+		return nil, err
+	}
+	b, err := marshalReady(rep)
+	if err != nil {
+		return nil, err
+	}
+	if err := Send(in.Ctl, b); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// ExitWithParent makes the process exit when the parent goes away (the
+// control channel reaches end-of-file: status 0) or sends anything (a
+// child that takes no messages: status 1). For children that read their
+// control channel themselves, end-of-file there means the same.
+func (in *Inherited) ExitWithParent(log *slog.Logger) {
+	go func() {
+		_, err := RecvUpTo(in.Ctl, 1)
+		if errors.Is(err, ErrPeerClosed) {
+			log.Info("parent gone; exiting")
+			os.Exit(0)
+		}
+		log.Error("unexpected message from the parent; exiting", "err", err)
+		os.Exit(1)
+	}()
+}
+
+// groupSignals are the signals a terminal or a service manager sends to
+// every process of a group or cgroup (Ctrl-C, Ctrl-\, Ctrl-Z, hangup,
+// systemctl stop). A child ignores them: its parent receives them too and
+// decides, and the child ends when the parent closes the control channel
+// or dies.
+var groupSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
+
+func ignoreGroupSignals() { signal.Ignore(groupSignals...) }
+
+// decodeStrict decodes one JSON value with no unknown field and nothing
+// after it.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
 }

@@ -26,8 +26,8 @@ func runRole(role string) {
 		fmt.Fprintf(os.Stderr, "ndhc %s: %v\n", role, err)
 		os.Exit(exitFailure)
 	}
-	cfg, err := recvConfig(in.Ctl)
-	if err != nil {
+	cfg := new(roleConfig)
+	if err := in.Config(cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "ndhc %s: %v\n", role, err)
 		os.Exit(exitFailure)
 	}

@@ -196,7 +196,7 @@ func (s *supervisor) run() int {
 			s.log.Error("policy", "child", step.role, "err", err)
 			return exitUsage
 		}
-		child, err := sandbox.Spawn(step.role, p, step.files...)
+		child, err := sandbox.Spawn(sandbox.Spec{Role: step.role, Policy: p, Files: step.files, Degrade: s.degrade, Config: s.cfg})
 		for _, f := range step.files {
 			f.File.Close()
 		}
@@ -205,10 +205,6 @@ func (s *supervisor) run() int {
 			return exitFailure
 		}
 		s.children = append(s.children, child)
-		if err := sendJSON(child.Ctl, nil, s.cfg); err != nil {
-			s.log.Error("configuring role", "child", step.role, "err", err)
-			return exitFailure
-		}
 	}
 	for _, child := range s.children {
 		child.Ctl.SetReadDeadline(time.Now().Add(10 * time.Second))

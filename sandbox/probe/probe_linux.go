@@ -71,19 +71,11 @@ func Run(p sandbox.Policy, a Action, opts sandbox.Options) (Result, *sandbox.Rep
 	if a.Allowed {
 		res.Expected = "allowed"
 	}
-	c, err := sandbox.Spawn(Role, p)
+	c, err := sandbox.Spawn(sandbox.Spec{Role: Role, Policy: p, Degrade: opts.Degrade, Config: a.Name})
 	if err != nil {
 		return res, nil, err
 	}
 	defer c.Ctl.Close()
-	hdr, _ := json.Marshal(struct {
-		Action  string   `json:"action"`
-		Degrade []string `json:"degrade"`
-	}{a.Name, opts.Degrade})
-	if err := sandbox.Send(c.Ctl, hdr); err != nil {
-		c.Kill()
-		return res, nil, err
-	}
 	c.Ctl.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var rep *sandbox.Report
 	var reply childReply
@@ -173,25 +165,18 @@ func Child(actions []Action) {
 		sandbox.Send(in.Ctl, msg)
 		os.Exit(3)
 	}
-	hdr, err := sandbox.RecvUpTo(in.Ctl, 4096)
-	if err != nil {
-		fatal("reading action: %v", err)
-	}
-	var req struct {
-		Action  string   `json:"action"`
-		Degrade []string `json:"degrade"`
-	}
-	if err := json.Unmarshal(hdr, &req); err != nil {
-		fatal("decoding action: %v", err)
+	var name string
+	if err := in.Config(&name); err != nil {
+		fatal("%v", err)
 	}
 	var act *Action
 	for i := range actions {
-		if actions[i].Name == req.Action {
+		if actions[i].Name == name {
 			act = &actions[i]
 		}
 	}
 	if act == nil {
-		fatal("unknown action %q", req.Action)
+		fatal("unknown action %q", name)
 	}
 	var state any
 	if act.Prepare != nil {
@@ -202,7 +187,7 @@ func Child(actions []Action) {
 	// Warnings (degraded layers) still reach stderr; the informational
 	// line about missing Landlock rights is in the report instead.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rep, err := in.Enter(sandbox.Options{Degrade: req.Degrade, Log: quiet})
+	rep, err := in.Enter(sandbox.Options{Log: quiet})
 	if err != nil {
 		fatal("%v", err)
 	}
