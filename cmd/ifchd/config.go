@@ -1,31 +1,34 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/netip"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ndhc-go/ndhc/ifch"
+	"github.com/ndhc-go/ndhc/internal/conf"
 	"github.com/ndhc-go/ndhc/policies"
+	"github.com/ndhc-go/ndhc/sandbox"
 )
 
-// config is everything ifchd is told by flags and the config file.
+// config is everything ifchd is told by flags and the config file. The
+// flags that set the same knob as one of ndhc's have ndhc's name.
 type config struct {
+	config      string
 	socket      string
 	socketMode  uint
 	socketUser  string
 	socketGroup string
 	resolvConf  string
-	metric      int
+	routeMetric int
 
 	maxConns    int
 	maxPerUID   int
@@ -34,12 +37,16 @@ type config struct {
 	policy ifch.Policy // the rules shared by every peer
 	allows allowList
 
-	user, group, chroot string
-	degrade             string
-	verbose             bool
+	ifchUser, emptyDir string
+	degrade            string   // as given
+	degradeLayers      []string // parsed by sandbox.ParseLayers
+	logLevel           string   // as given
+	level              slog.Level
 }
 
-// allowList collects -allow values: UID:IFACE[,IFACE...][:RANGE[,RANGE...]].
+// allowList collects -allow values. Each value holds one or more entries
+// separated by white space (the config file can name a key once, so its
+// single allow line lists every uid), each UID:IFACE[,IFACE...][:RANGE[,RANGE...]].
 type allowList []allowEntry
 
 type allowEntry struct {
@@ -51,14 +58,31 @@ type allowEntry struct {
 func (a *allowList) String() string { return fmt.Sprint(len(*a), " entries") }
 
 func (a *allowList) Set(s string) error {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return errors.New("want UID:IFACE[,IFACE...][:RANGE[,RANGE...]]")
+	}
+	var add []allowEntry
+	for _, f := range fields {
+		e, err := parseAllow(f)
+		if err != nil {
+			return err
+		}
+		add = append(add, e)
+	}
+	*a = append(*a, add...)
+	return nil
+}
+
+func parseAllow(s string) (allowEntry, error) {
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return errors.New("want UID:IFACE[,IFACE...][:RANGE[,RANGE...]]")
+		return allowEntry{}, fmt.Errorf("%q: want UID:IFACE[,IFACE...][:RANGE[,RANGE...]]", s)
 	}
 	e := allowEntry{who: parts[0]}
 	for _, n := range strings.Split(parts[1], ",") {
 		if _, err := ifch.Unmarshal([]byte("carrier " + n + "\n")); err != nil {
-			return fmt.Errorf("interface %q is not a valid name", n)
+			return allowEntry{}, fmt.Errorf("interface %q is not a valid name", n)
 		}
 		e.ifaces = append(e.ifaces, n)
 	}
@@ -66,13 +90,12 @@ func (a *allowList) Set(s string) error {
 		for _, r := range strings.Split(parts[2], ",") {
 			p, err := netip.ParsePrefix(r)
 			if err != nil || !p.Addr().Is4() {
-				return fmt.Errorf("range %q is not an IPv4 prefix", r)
+				return allowEntry{}, fmt.Errorf("range %q is not an IPv4 prefix", r)
 			}
 			e.ranges = append(e.ranges, p.Masked())
 		}
 	}
-	*a = append(*a, e)
-	return nil
+	return e, nil
 }
 
 type octalFlag struct{ v *uint }
@@ -98,14 +121,21 @@ const usageHead = `ifchd: the interface-change daemon of ndhc-go, standalone.
 It listens on a UNIX SOCK_SEQPACKET socket, checks each peer's uid with
 SO_PEERCRED against the -allow list, and applies the ifch protocol
 (see the ifch package documentation) to the interfaces each uid may change.
-Before serving it enters the ifch sandbox: user -user, chroot -chroot,
-CAP_NET_ADMIN only, no path access, a seccomp allowlist.
+Before serving it enters the ifch sandbox: user and group -ifch-user,
+chroot -empty-dir, CAP_NET_ADMIN only, no path access, a seccomp allowlist.
+The flags that ndhc also has (-route-metric, -mtu-floor, -ifch-user, ...)
+have ndhc's names. Flags take one dash or two.
 
 Usage: ifchd [-c FILE] -allow UID:IFACES[:RANGES] [flags]
 
-The config file holds "key = value" lines with # comments; the keys are
-the flag names below. Flags on the command line override it; -allow
-entries from both are kept.
+The config file (-c or -config) is read as ndhc's: "key = value" lines,
+# comments, values optionally in double quotes, each key at most once;
+the keys are the long flag names below (not c or config). A flag given on
+the command line wins over the file, except -allow: the entries of both
+are kept. In the file, one allow line lists every entry, separated by
+spaces:
+
+	allow = ndhc:eth0 1001:wlan0:192.168.0.0/16
 
 Example: ifchd -allow ndhc:eth0 -allow 1001:wlan0:192.168.0.0/16 -resolv-conf /etc/resolv.conf
 
@@ -114,31 +144,35 @@ Flags:
 
 func newFlagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("ifchd", flag.ContinueOnError)
-	fs.String("c", "", "read settings from `FILE` first")
+	fs.StringVar(&c.config, "config", "", "read settings from the config `FILE` (also -c)")
+	fs.StringVar(&c.config, "c", "", "short for -config `FILE`")
 	fs.StringVar(&c.socket, "socket", "/run/ifchd.sock", "listening socket `PATH`")
 	c.socketMode = 0o660
 	fs.Var(octalFlag{&c.socketMode}, "socket-mode", "socket file `MODE` (octal)")
 	fs.StringVar(&c.socketUser, "socket-owner", "root", "socket file owner (`USER` name or uid)")
 	fs.StringVar(&c.socketGroup, "socket-group", "root", "socket file group (`GROUP` name or gid)")
-	fs.Var(&c.allows, "allow", "let a uid (or user name) change interfaces, with addresses in the ranges (\"any\" or none: any range): `UID:IFACE[,IFACE...][:RANGE[,RANGE...]]`; repeat for more uids")
+	fs.Var(&c.allows, "allow", "let a uid (or user name) change interfaces, with addresses in the ranges (\"any\" or none: any range): `UID:IFACE[,IFACE...][:RANGE[,RANGE...]]`; repeat, or separate entries with spaces, for more uids")
 	fs.StringVar(&c.resolvConf, "resolv-conf", "", "rewrite `PATH` (with PATH.head and PATH.tail) from the leases; empty: never")
-	fs.IntVar(&c.metric, "metric", 0, "priority of the routes ifchd installs (0: 1024)")
+	fs.IntVar(&c.routeMetric, "route-metric", 0, "metric of the routes ifchd installs (0: 1024)")
 	fs.IntVar(&c.maxConns, "max-conns", 16, "most connections at once (the sandbox allows 32 descriptors)")
 	fs.IntVar(&c.maxPerUID, "max-conns-per-uid", 4, "most connections at once from one uid")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "drop a peer silent for this long (0: never)")
 	fs.IntVar(&c.policy.MinPrefixLen, "min-prefix", ifch.DefaultMinPrefixLen, "shortest subnet prefix accepted")
-	fs.IntVar(&c.policy.MinMTU, "min-mtu", ifch.DefaultMinMTU, "smallest MTU accepted (at least 68)")
+	fs.IntVar(&c.policy.MinMTU, "mtu-floor", ifch.DefaultMinMTU, "smallest MTU accepted (at least 68)")
 	fs.IntVar(&c.policy.MaxRoutes, "max-routes", ifch.DefaultMaxRoutes, "most classless static routes")
 	fs.IntVar(&c.policy.MaxDNS, "max-dns", ifch.DefaultMaxDNS, "most DNS servers")
 	fs.IntVar(&c.policy.MaxSearch, "max-search", ifch.DefaultMaxSearch, "most search domains")
 	fs.BoolVar(&c.policy.AllowLinkLocal, "allow-link-local", false, "accept 169.254/16 addresses")
 	fs.BoolVar(&c.policy.AllowOffLinkRouter, "allow-offlink-router", false, "accept routers outside the leased subnet (installed onlink)")
 	fs.BoolVar(&c.policy.ForbidClasslessDefault, "forbid-classless-default", false, "refuse a default route in the classless static routes")
-	fs.StringVar(&c.user, "user", policies.IfchUser, "run as `USER` (name or uid) after start-up")
-	fs.StringVar(&c.group, "group", policies.IfchUser, "run as `GROUP` (name or gid) after start-up")
-	fs.StringVar(&c.chroot, "chroot", policies.EmptyDir, "empty root-owned `DIR` to chroot to (created if missing)")
+	fs.StringVar(&c.ifchUser, "ifch-user", policies.IfchUser, "run as `USER` (name or uid) after start-up; the group has the same name")
+	fs.StringVar(&c.emptyDir, "empty-dir", policies.EmptyDir, "empty root-owned `DIR` to chroot to (created if missing)")
 	fs.StringVar(&c.degrade, "allow-degraded-sandbox", "", "comma-separated sandbox `LAYERS` (landlock, seccomp) that may be missing; logged")
-	fs.BoolVar(&c.verbose, "v", false, "log every change, not only refusals and failures")
+	// info, as ndhc: ifchd changes the host's addresses, routes and
+	// resolv.conf on other programs' behalf, and each change (and each peer
+	// that asks for one) deserves a line by default. warn keeps only
+	// refusals and failures, the quiet default ifchd had before.
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()
@@ -146,92 +180,96 @@ func newFlagSet(c *config) *flag.FlagSet {
 	return fs
 }
 
-// parseConfig reads the flags, and the -c file first if one is named. Help
-// and flag errors are written to out.
+// parseConfig reads the command line, then the config file if one is
+// named; the command line wins for keys set in both, except -allow, whose
+// entries from both are kept. Help and flag errors are written to out.
 func parseConfig(args []string, out io.Writer) (*config, error) {
-	// First pass: only to learn -c.
-	pre := newFlagSet(&config{})
-	pre.SetOutput(discard{})
-	pre.Usage = func() {}
-	var file string
-	if err := pre.Parse(args); err == nil {
-		file = pre.Lookup("c").Value.String()
-	}
 	c := &config{}
 	fs := newFlagSet(c)
 	fs.SetOutput(out)
-	if file != "" {
-		if err := applyFile(fs, file); err != nil {
-			return nil, err
-		}
-	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("ifchd: unexpected argument %q", fs.Arg(0))
 	}
+	if c.config != "" {
+		if err := applyFile(fs, c); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// applyFile sets the flags the command line did not from c.config, with
+// the grammar and errors of ndhc's config file (internal/conf).
+func applyFile(fs *flag.FlagSet, c *config) error {
+	b, err := os.ReadFile(c.config)
+	if err != nil {
+		return fmt.Errorf("ifchd: config: %w", err)
+	}
+	entries, err := conf.Parse(b)
+	if err != nil {
+		return fmt.Errorf("ifchd: config %s: %w", c.config, err)
+	}
+	for _, e := range entries {
+		if len(e.Key) == 1 || e.Key == "config" {
+			return fmt.Errorf("ifchd: config %s: %w", c.config, &conf.Error{Line: e.Line, Msg: fmt.Sprintf("unknown key %q", e.Key)})
+		}
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	// -allow adds entries rather than replacing a value: conf.Apply must
+	// not skip the file's allow line because the command line has -allow
+	// too. The file's entries go first, the command line's after them.
+	delete(explicit, "allow")
+	cmdline := c.allows
+	c.allows = nil
+	if err := conf.Apply(fs, entries, explicit); err != nil {
+		return fmt.Errorf("ifchd: config %s: %w", c.config, err)
+	}
+	c.allows = append(c.allows, cmdline...)
+	return nil
+}
+
+func (c *config) validate() error {
 	if len(c.allows) == 0 {
-		return nil, errors.New("ifchd: no -allow entry: nobody could use the daemon")
+		return errors.New("ifchd: no -allow entry: nobody could use the daemon")
 	}
 	if c.maxConns < 1 || c.maxConns > 20 {
-		return nil, errors.New("ifchd: -max-conns must be 1..20 (the sandbox allows 32 descriptors)")
+		return errors.New("ifchd: -max-conns must be 1..20 (the sandbox allows 32 descriptors)")
 	}
-	if c.metric < 0 || int64(c.metric) > math.MaxUint32 {
-		return nil, errors.New("ifchd: -metric must be 0..4294967295")
+	if c.routeMetric < 0 || int64(c.routeMetric) > math.MaxUint32 {
+		return errors.New("ifchd: -route-metric must be 0..4294967295")
 	}
 	if c.maxPerUID < 1 {
-		return nil, errors.New("ifchd: -max-conns-per-uid must be at least 1")
+		return errors.New("ifchd: -max-conns-per-uid must be at least 1")
 	}
 	if c.policy.MinMTU < ifch.MinMTU || c.policy.MinMTU > ifch.MaxMTU {
-		return nil, fmt.Errorf("ifchd: -min-mtu must be %d..%d", ifch.MinMTU, ifch.MaxMTU)
+		return fmt.Errorf("ifchd: -mtu-floor must be %d..%d", ifch.MinMTU, ifch.MaxMTU)
 	}
 	if c.policy.MinPrefixLen < 1 || c.policy.MinPrefixLen > 32 {
-		return nil, errors.New("ifchd: -min-prefix must be 1..32")
+		return errors.New("ifchd: -min-prefix must be 1..32")
 	}
 	for _, n := range []struct {
 		name string
 		v    int
 	}{{"max-routes", c.policy.MaxRoutes}, {"max-dns", c.policy.MaxDNS}, {"max-search", c.policy.MaxSearch}} {
 		if n.v < 1 {
-			return nil, fmt.Errorf("ifchd: -%s must be at least 1", n.name)
+			return fmt.Errorf("ifchd: -%s must be at least 1", n.name)
 		}
 	}
-	return c, nil
-}
-
-type discard struct{}
-
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
-
-// applyFile sets flags from "key = value" lines.
-func applyFile(fs *flag.FlagSet, path string) error {
-	f, err := os.Open(path)
+	if err := c.level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("ifchd: -log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	layers, err := sandbox.ParseLayers(c.degrade)
 	if err != nil {
-		return fmt.Errorf("ifchd: config: %w", err)
+		return fmt.Errorf("ifchd: -allow-degraded-sandbox: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || k == "" {
-			return fmt.Errorf("ifchd: config %s:%d: want key = value", path, n)
-		}
-		if k == "c" || fs.Lookup(k) == nil {
-			return fmt.Errorf("ifchd: config %s:%d: unknown key %q", path, n, k)
-		}
-		if err := fs.Set(k, v); err != nil {
-			return fmt.Errorf("ifchd: config %s:%d: %s: %w", path, n, k, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("ifchd: config: %w", err)
-	}
+	c.degradeLayers = layers
 	return nil
 }
 
@@ -240,9 +278,9 @@ func applyFile(fs *flag.FlagSet, path string) error {
 func resolveAllows(c *config) (map[uint32]*ifch.Policy, error) {
 	out := make(map[uint32]*ifch.Policy)
 	for _, e := range c.allows {
-		uid, err := lookupUID(e.who)
+		uid, err := sandbox.ResolveUser(e.who)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ifchd: -allow %s: %w", e.who, err)
 		}
 		p := out[uid]
 		if p == nil {
@@ -255,30 +293,4 @@ func resolveAllows(c *config) (map[uint32]*ifch.Policy, error) {
 		p.AllowedRanges = append(p.AllowedRanges, e.ranges...)
 	}
 	return out, nil
-}
-
-func lookupUID(s string) (uint32, error) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return uint32(n), nil
-	}
-	u, err := user.Lookup(s)
-	if err != nil {
-		return 0, fmt.Errorf("ifchd: -allow %s: %w", s, err)
-	}
-	n, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("ifchd: -allow %s: uid %q: %w", s, u.Uid, err)
-	}
-	return uint32(n), nil
-}
-
-func lookupGID(s string) (int, error) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return int(n), nil
-	}
-	g, err := user.LookupGroup(s)
-	if err != nil {
-		return 0, fmt.Errorf("ifchd: group %s: %w", s, err)
-	}
-	return strconv.Atoi(g.Gid)
 }

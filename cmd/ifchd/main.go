@@ -7,6 +7,14 @@
 // socket) is opened before it enters the ifch sandbox; afterwards it only
 // accepts connections and talks netlink. Run ifchd -h for the flags.
 //
+// The flags that set the same knob as one of ndhc's have ndhc's name
+// (-config/-c, -log-level, -resolv-conf, -route-metric, -min-prefix,
+// -mtu-floor, -allow-link-local, -allow-offlink-router,
+// -allow-degraded-sandbox, -empty-dir, -ifch-user), and the config file
+// named by -c is read as ndhc's is (package internal/conf): key = value
+// lines whose keys are the long flag names. The command line wins over the
+// file, except for -allow, whose entries from both are kept.
+//
 // Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a
 // usage or configuration error.
 package main
@@ -43,11 +51,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ifchd: run ifchd -h for help")
 		return 2
 	}
-	level := slog.LevelWarn
-	if c.verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("role", "ifchd")
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.level})).With("role", "ifchd")
 	if err := serve(c, log); err != nil {
 		log.Error("exiting", "err", err)
 		if errors.Is(err, errUsage) {
@@ -66,13 +70,13 @@ func serve(c *config, log *slog.Logger) error {
 	if err != nil {
 		return errors.Join(errUsage, err)
 	}
-	sockUID, err := lookupUID(c.socketUser)
+	sockUID, err := sandbox.ResolveUser(c.socketUser)
 	if err != nil {
-		return errors.Join(errUsage, err)
+		return errors.Join(errUsage, fmt.Errorf("ifchd: -socket-owner: %w", err))
 	}
-	sockGID, err := lookupGID(c.socketGroup)
+	sockGID, err := sandbox.ResolveGroup(c.socketGroup)
 	if err != nil {
-		return errors.Join(errUsage, err)
+		return errors.Join(errUsage, fmt.Errorf("ifchd: -socket-group: %w", err))
 	}
 
 	// Everything the role will use is opened now, before the sandbox.
@@ -86,23 +90,19 @@ func serve(c *config, log *slog.Logger) error {
 			return err
 		}
 	}
-	ln, err := listen(c.socket, c.socketMode, int(sockUID), sockGID)
+	ln, err := listen(c.socket, c.socketMode, int(sockUID), int(sockGID))
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.chroot, 0o755); err != nil {
-		return fmt.Errorf("ifchd: chroot directory: %w", err)
+	if err := os.MkdirAll(c.emptyDir, 0o755); err != nil {
+		return fmt.Errorf("ifchd: -empty-dir: %w", err)
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 
 	p := policies.Ifchd()
-	p.User, p.Group, p.Chroot = c.user, c.group, c.chroot
-	var degrade []string
-	if c.degrade != "" {
-		degrade = strings.Split(c.degrade, ",")
-	}
-	rep, err := sandbox.Enter(p, sandbox.Options{Degrade: degrade, Log: log})
+	p.User, p.Group, p.Chroot = c.ifchUser, c.ifchUser, c.emptyDir
+	rep, err := sandbox.Enter(p, sandbox.Options{Degrade: c.degradeLayers, Log: log})
 	if err != nil {
 		return err // the process is partly restricted: only exit is safe
 	}
@@ -110,7 +110,7 @@ func serve(c *config, log *slog.Logger) error {
 		"seccomp_instructions", rep.SeccompInstructions, "degraded", strings.Join(rep.Degraded, ","))
 
 	s := &server{
-		a:       apply.New(nl, apply.Config{Metric: c.metric, Resolv: rc, Log: log}),
+		a:       apply.New(nl, apply.Config{Metric: c.routeMetric, Resolv: rc, Log: log}),
 		allowed: allowed,
 		log:     log,
 		maxAll:  c.maxConns,
@@ -120,10 +120,10 @@ func serve(c *config, log *slog.Logger) error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.acceptLoop(ln) }()
-	log.Warn("serving", "socket", c.socket, "uids", len(allowed))
+	log.Info("serving", "socket", c.socket, "uids", len(allowed))
 	select {
 	case sig := <-sigs:
-		log.Warn("stopping", "signal", sig.String())
+		log.Info("stopping", "signal", sig.String())
 		ln.Close()
 		return nil
 	case err := <-done:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -64,10 +65,18 @@ func TestUsage(t *testing.T) {
 		{[]string{"-allow", "1000:eth0;x"}, 2, "not a valid name"},
 		{[]string{"-allow", "1000:eth0:10.0.0.0/99"}, 2, "not an IPv4 prefix"},
 		{[]string{"-allow", "1000:eth0", "-max-conns", "99"}, 2, "-max-conns"},
-		{[]string{"-allow", "1000:eth0", "-min-mtu", "10"}, 2, "-min-mtu"},
-		{[]string{"-allow", "1000:eth0", "-metric", "-1"}, 2, "-metric"},
+		{[]string{"-allow", "1000:eth0", "-mtu-floor", "10"}, 2, "-mtu-floor"},
+		{[]string{"-allow", "1000:eth0", "-route-metric", "-1"}, 2, "-route-metric"},
 		{[]string{"-allow", "1000:eth0", "extra"}, 2, "unexpected argument"},
+		{[]string{"-allow", "1000:eth0", "-log-level", "loud"}, 2, `-log-level "loud"`},
+		{[]string{"-allow", "1000:eth0", "--allow-degraded-sandbox", "seccomp,apparmor"}, 2, `layer "apparmor" cannot be degraded`},
+		{[]string{"-allow", "1000:eth0", "-allow-degraded-sandbox", "all"}, 2, `layer "all" cannot be degraded`},
+		{[]string{"-allow", "1000:eth0", "-metric", "1"}, 2, "not defined: -metric"},
+		{[]string{"-allow", "1000:eth0", "-v"}, 2, "not defined: -v"},
+		{[]string{"-allow", "1000:eth0", "-chroot", "/x"}, 2, "not defined: -chroot"},
+		{[]string{"-allow", "1000:eth0", "-user", "x"}, 2, "not defined: -user"},
 		{[]string{"-c", "/nonexistent/ifchd.conf"}, 2, "config"},
+		{[]string{"--config", "/nonexistent/ifchd.conf"}, 2, "config"},
 	} {
 		var out bytes.Buffer
 		if code := run(tt.args, &out); code != tt.code || !strings.Contains(out.String(), tt.want) {
@@ -76,13 +85,21 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-func TestConfigFile(t *testing.T) {
+// writeConf writes a config file and returns its path.
+func writeConf(t *testing.T, text string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "ifchd.conf")
-	conf := "# test\nsocket = /run/x.sock\nallow = 1000:eth0,eth1:192.0.2.0/24\nmax-dns = 3\n\nallow-link-local = true\n"
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := parseConfig([]string{"-c", path, "-allow", "1001:wlan0", "-max-dns", "4"}, io.Discard)
+	return path
+}
+
+func TestConfigFile(t *testing.T) {
+	path := writeConf(t, "# test\nsocket = /run/x.sock\nallow = 1000:eth0,eth1:192.0.2.0/24\nmax-dns = 3\n\n"+
+		"allow-link-local = true # a comment\nroute-metric = 50\nmtu-floor = 1280\nifch-user = \"65534\"\n"+
+		"empty-dir = /var/empty/ifchd\nlog-level = debug\nallow-degraded-sandbox = seccomp\n")
+	c, err := parseConfig([]string{"-c", path, "-allow", "1001:wlan0", "-max-dns", "4", "--route-metric=60"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,15 +108,120 @@ func TestConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := pols[1000]
-	if c.socket != "/run/x.sock" || p == nil || p.MaxDNS != 4 || !p.AllowLinkLocal ||
-		strings.Join(p.Interfaces, ",") != "eth0,eth1" || len(p.AllowedRanges) != 1 || pols[1001] == nil {
+	if c.socket != "/run/x.sock" || p == nil || !p.AllowLinkLocal || p.MinMTU != 1280 ||
+		strings.Join(p.Interfaces, ",") != "eth0,eth1" || len(p.AllowedRanges) != 1 || pols[1001] == nil ||
+		c.ifchUser != "65534" || c.emptyDir != "/var/empty/ifchd" || c.level != slog.LevelDebug ||
+		strings.Join(c.degradeLayers, ",") != "seccomp" {
 		t.Fatalf("config %+v, policy %+v", c, p)
 	}
-	if err := os.WriteFile(path, []byte("nonsense = 1\n"), 0o644); err != nil {
+	// The command line wins for keys set in both.
+	if p.MaxDNS != 4 || c.routeMetric != 60 {
+		t.Fatalf("command line did not win: max-dns %d, route-metric %d", p.MaxDNS, c.routeMetric)
+	}
+	// The same file alone: its values.
+	c, err = parseConfig([]string{"--config", path}, io.Discard)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := parseConfig([]string{"-c", path}, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown key") {
-		t.Fatalf("unknown key: %v", err)
+	if c.policy.MaxDNS != 3 || c.routeMetric != 50 || len(c.allows) != 1 {
+		t.Fatalf("file alone: %+v", c)
+	}
+}
+
+// TestConfigAllow: -allow entries from the file and from the command line
+// are all kept (conf.Apply alone would skip the file's allow line once
+// -allow is on the command line), the file's first.
+func TestConfigAllow(t *testing.T) {
+	path := writeConf(t, "allow = 1000:eth0 1002:eth2:any  1000:eth3:10.0.0.0/8\n")
+	c, err := parseConfig([]string{"-allow", "1001:wlan0", "-c", path, "--allow", "1003:wlan1 1004:wlan2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range c.allows {
+		got = append(got, e.who+":"+strings.Join(e.ifaces, ","))
+	}
+	if want := "1000:eth0 1002:eth2 1000:eth3 1001:wlan0 1003:wlan1 1004:wlan2"; strings.Join(got, " ") != want {
+		t.Fatalf("allow entries %q, want %q", got, want)
+	}
+	pols, err := resolveAllows(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := pols[1000]; p == nil || strings.Join(p.Interfaces, ",") != "eth0,eth3" || len(p.AllowedRanges) != 1 {
+		t.Fatalf("uid 1000: %+v", p)
+	}
+	if len(pols) != 5 {
+		t.Fatalf("%d uids, want 5", len(pols))
+	}
+	// The file alone is enough.
+	if c, err := parseConfig([]string{"-c", path}, io.Discard); err != nil || len(c.allows) != 3 {
+		t.Fatalf("file alone: %v, %v", c, err)
+	}
+}
+
+// TestConfigFileErrors: the grammar and errors are internal/conf's, with
+// the file and line named.
+func TestConfigFileErrors(t *testing.T) {
+	for _, tt := range []struct{ text, want string }{
+		{"socket = /run/x.sock\n# fine\nnonsense = 1\n", `line 3: unknown key "nonsense"`},
+		{"allow = 1000:eth0\nallow = 1001:eth1\n", "line 2: allow already set on line 1"},
+		{"allow = 1000:eth0\nc = /etc/other.conf\n", `line 2: unknown key "c"`},
+		{"allow = 1000:eth0\nconfig = /etc/other.conf\n", `line 2: unknown key "config"`},
+		{"allow = 1000:eth0\nmetric = 5\n", `line 2: unknown key "metric"`},
+		{"allow = 1000:eth0\nsocket /run/x.sock\n", "line 2: want key = value"},
+		{"allow = 1000:eth0\nMax-DNS = 3\n", "line 2: key \"Max-DNS\""},
+		{"allow = 1000:eth0\nsocket = \"/run/x.sock\n", "line 2: socket: unterminated quote"},
+		{"allow = 1000:eth0 1001\n", "line 1: allow: \"1001\": want UID:IFACE"},
+		{"allow =\n", "line 1: allow: want UID:IFACE"},
+		{"allow = 1000:eth0\nmax-dns = many\n", "line 2: max-dns: "},
+		{"allow = 1000:eth0\nallow-degraded-sandbox = landlock,selinux\n", `layer "selinux" cannot be degraded`},
+		{"allow = 1000:eth0\nlog-level = chatty\n", `-log-level "chatty"`},
+	} {
+		path := writeConf(t, tt.text)
+		_, err := parseConfig([]string{"-c", path}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, want %q", tt.text, err, tt.want)
+			continue
+		}
+		if strings.HasPrefix(tt.want, "line ") && !strings.Contains(err.Error(), path+": ") {
+			t.Errorf("%q: %v does not name the file", tt.text, err)
+		}
+	}
+}
+
+func TestLogLevel(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want slog.Level
+	}{
+		{nil, slog.LevelInfo},
+		{[]string{"-log-level", "debug"}, slog.LevelDebug},
+		{[]string{"--log-level=info"}, slog.LevelInfo},
+		{[]string{"-log-level", "warn"}, slog.LevelWarn},
+		{[]string{"-log-level", "error"}, slog.LevelError},
+	} {
+		c, err := parseConfig(append([]string{"-allow", "1000:eth0"}, tt.args...), io.Discard)
+		if err != nil || c.level != tt.want {
+			t.Errorf("%v: %v, %v", tt.args, c, err)
+		}
+	}
+}
+
+func TestDegradeLayers(t *testing.T) {
+	for _, tt := range []struct {
+		arg  string
+		want string
+	}{
+		{"", ""},
+		{"seccomp", "seccomp"},
+		{"landlock,seccomp", "landlock,seccomp"},
+		{"seccomp, landlock,seccomp", "seccomp,landlock"},
+	} {
+		c, err := parseConfig([]string{"-allow", "1000:eth0", "-allow-degraded-sandbox", tt.arg}, io.Discard)
+		if err != nil || strings.Join(c.degradeLayers, ",") != tt.want {
+			t.Errorf("%q: %v, %v", tt.arg, c, err)
+		}
 	}
 }
 
@@ -138,7 +260,7 @@ func TestDaemon(t *testing.T) {
 
 	args := []string{"-socket", sock, "-socket-mode", "0666",
 		"-allow", fmt.Sprintf("%d:veth0:192.0.2.0/24", okUID), "-allow", "0:veth0",
-		"-resolv-conf", resolv, "-user", "65534", "-group", "65534", "-chroot", chroot, "-v"}
+		"-resolv-conf", resolv, "-ifch-user", "65534", "-empty-dir", chroot, "-log-level", "info"}
 	var stderr bytes.Buffer
 	d := exec.Command(self)
 	if trace := os.Getenv("IFCHD_STRACE"); trace != "" {
