@@ -1,0 +1,171 @@
+package sandbox_test
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ndhc-go/ndhc/sandbox"
+)
+
+// A toy daemon of two kinds of children, written against the framework
+// alone, as any program would be: "echo" answers each command with an
+// event, "worker" is a per-connection child that does its job and exits.
+
+type toyConfig struct {
+	Greeting string `json:"greeting"`
+	Exit     int    `json:"exit"`
+}
+
+// toyChild runs a toy role in a child and never returns.
+func toyChild(role string) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("role", role)
+	in, err := sandbox.Inherit()
+	if err != nil {
+		log.Error("inherit", "err", err)
+		os.Exit(10)
+	}
+	var cfg toyConfig
+	if err := in.Config(&cfg); err != nil {
+		log.Error("config", "err", err)
+		os.Exit(11)
+	}
+	if role == "toy-broken" {
+		os.Exit(12) // dies before its ready notice
+	}
+	if _, err := in.Ready(sandbox.Options{Log: log}); err != nil {
+		log.Error("ready", "err", err)
+		os.Exit(13)
+	}
+	switch role {
+	case "toy-worker":
+		sandbox.Send(in.Ctl, []byte(cfg.Greeting+" degrade="+strings.Join(in.Degrade, ",")))
+		os.Exit(cfg.Exit)
+	case "toy-flood":
+		sandbox.Send(in.Ctl, make([]byte, 8192))
+		time.Sleep(10 * time.Second)
+		os.Exit(0)
+	}
+	for {
+		b, err := sandbox.RecvUpTo(in.Ctl, 64)
+		if errors.Is(err, sandbox.ErrPeerClosed) {
+			os.Exit(0)
+		}
+		if err != nil {
+			os.Exit(14)
+		}
+		if err := sandbox.Send(in.Ctl, append([]byte(cfg.Greeting+" "), b...)); err != nil {
+			os.Exit(15)
+		}
+	}
+}
+
+func toySpec(t *testing.T, role string, cfg toyConfig) sandbox.Spec {
+	p := rootPolicy(t)
+	p.Role = role
+	return sandbox.Spec{Role: role, Policy: p, Config: cfg}
+}
+
+// next returns the next event, failing the test after a bound.
+func next(t *testing.T, g *sandbox.Group) sandbox.Event {
+	t.Helper()
+	select {
+	case ev := <-g.Events():
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10 s")
+		return sandbox.Event{}
+	}
+}
+
+func TestGroupToyDaemon(t *testing.T) {
+	requireRoot(t)
+	g := sandbox.NewGroup(sandbox.GroupOptions{Signals: []os.Signal{syscall.SIGUSR1}})
+	defer g.Close()
+
+	// Fixed roles: ready reports come back from the children's kernels.
+	ms, err := g.Start(sandbox.ExitFatal, toySpec(t, "toy-echo", toyConfig{Greeting: "hello"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := ms[0]
+	if echo.Report == nil || echo.Report.Status.Seccomp != 2 || echo.Report.Status.NoNewPrivs != 1 || echo.Report.Status.Uid[1] != 61234 {
+		t.Fatalf("ready report %+v", echo.Report)
+	}
+
+	// Commands to a child and events back.
+	if err := echo.Send([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, g); ev.Member != echo || string(ev.Msg) != "hello ping" {
+		t.Fatalf("event %+v, want hello ping from echo", ev)
+	}
+
+	// Signals the parent gets become events for the program to relay.
+	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+	if ev := next(t, g); ev.Signal != syscall.SIGUSR1 {
+		t.Fatalf("event %+v, want SIGUSR1", ev)
+	}
+
+	// Per-connection children: their exits are expected and reported,
+	// and the group goes on.
+	for _, code := range []int{0, 3} {
+		ws, err := g.Start(sandbox.ExitExpected, toySpec(t, "toy-worker", toyConfig{Greeting: "done", Exit: code}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev := next(t, g); ev.Member != ws[0] || string(ev.Msg) != "done degrade=" {
+			t.Fatalf("event %+v, want the worker's message", ev)
+		}
+		ev := next(t, g)
+		if ev.Member != ws[0] || !ev.Exited || ev.Fatal || (code == 0) != (ev.Err == nil) {
+			t.Fatalf("event %+v, want the worker's expected exit with status %d", ev, code)
+		}
+	}
+	if got := len(g.Members()); got != 1 {
+		t.Fatalf("%d members after the workers left, want 1", got)
+	}
+
+	// A child that sends more than the bound is killed.
+	if _, err := g.Start(sandbox.ExitExpected, toySpec(t, "toy-flood", toyConfig{})); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, g); !ev.Exited || !strings.Contains(sandbox.DescribeExit(ev.Err), "SIGKILL") {
+		t.Fatalf("event %+v (%s), want the flooder killed", ev, sandbox.DescribeExit(ev.Err))
+	}
+
+	// A child that dies before its ready notice is a start failure that
+	// says how it ended.
+	_, err = g.Start(sandbox.ExitExpected, toySpec(t, "toy-broken", toyConfig{}))
+	var re *sandbox.ReadyError
+	if !errors.As(err, &re) || re.Role != "toy-broken" || re.Exit != "exit status 12" {
+		t.Fatalf("start of a broken child: %v", err)
+	}
+
+	// Closing the group ends the fixed role: its exit is fatal.
+	g.Close()
+	if ev := next(t, g); ev.Member != echo || !ev.Exited || !ev.Fatal || ev.Err != nil {
+		t.Fatalf("event %+v, want echo's fatal exit 0", ev)
+	}
+}
+
+// TestGroupDegradeReachesChildren: the operator's degrade list is carried
+// to each child in its setup, whatever the spec said.
+func TestGroupDegradeReachesChildren(t *testing.T) {
+	requireRoot(t)
+	g := sandbox.NewGroup(sandbox.GroupOptions{Degrade: []string{sandbox.LayerLandlock}})
+	defer g.Close()
+	spec := toySpec(t, "toy-worker", toyConfig{Greeting: "w"})
+	spec.Degrade = []string{sandbox.LayerSeccomp}
+	ws, err := g.Start(sandbox.ExitExpected, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, g); ev.Member != ws[0] || string(ev.Msg) != "w degrade=landlock" {
+		t.Fatalf("event %q, want the child to see degrade=landlock", ev.Msg)
+	}
+}
