@@ -41,7 +41,11 @@ func DefaultParamRequest() []OptionCode {
 // minBOOTPLen is the smallest BOOTP message (RFC 951: a 64-octet vend field).
 const minBOOTPLen = 300
 
-func (c *ClientConfig) validate() error {
+// Validate reports a configuration the builders would reject: a vendor
+// class or parameter request list of the wrong length, a parameter request
+// list holding pad or end, or a maximum message size below 576. Every
+// Append method checks it first; a client checks it once when it is set up.
+func (c *ClientConfig) Validate() error {
 	if n := len(c.VendorClass); c.VendorClass != nil && (n < 1 || n > 255) {
 		return errors.New("dhcp: vendor class of " + strconv.Itoa(n) + " octets, want 1 to 255")
 	}
@@ -78,7 +82,7 @@ type message struct {
 }
 
 func (c *ClientConfig) build(b []byte, m *message) ([]byte, error) {
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return b, err
 	}
 	start := len(b)

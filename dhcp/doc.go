@@ -1,8 +1,14 @@
 // Package dhcp is the DHCPv4 and ARP wire codec of ndhc: messages (RFC 2131),
 // options (RFC 2132 and the RFCs cited on each accessor), the raw IPv4/UDP
 // framing used on AF_PACKET datagram sockets, ARP for RFC 5227 address
-// conflict detection, and the classic BPF filters that sockd attaches to those
-// sockets.
+// conflict detection, the classic BPF filters that sockd attaches to those
+// sockets, and the builders of the messages a client sends
+// ([ClientConfig]).
+//
+// It holds no client logic: the RFC 2131 state machine, the RFC 5227
+// conflict check and the lease with its file format are in package
+// [github.com/ndhc-go/ndhc/dhcp/client], which uses this package and which
+// this package does not import.
 //
 // Everything in this package parses bytes that come from the network and runs
 // in the least privileged process. The rules it follows:

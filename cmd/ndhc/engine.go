@@ -15,6 +15,7 @@ import (
 
 	"github.com/mdlayher/socket"
 	"github.com/ndhc-go/ndhc/dhcp"
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/linkev"
 	"github.com/ndhc-go/ndhc/internal/sockd"
@@ -34,12 +35,12 @@ type engine struct {
 	links *socket.Conn
 	mac   dhcp.MAC
 
-	client *dhcp.Client
+	client *dhcpclient.Client
 	events chan event
 
 	// Open sockets and the generation counter that tells a reader's
 	// late events from the current socket's.
-	socks   dhcp.Sockets
+	socks   dhcpclient.Sockets
 	raw     *socket.Conn
 	udp     *socket.Conn
 	arp     *socket.Conn
@@ -130,7 +131,7 @@ func (e *engine) run() int {
 		return exitUsage
 	}
 	saved := e.loadLease()
-	e.client = dhcp.NewClient(settings, saved, randUint32)
+	e.client = dhcpclient.New(settings, saved, randUint32)
 
 	// Bring the link up and learn the carrier before starting.
 	if err := e.ifchDo(&ifch.Up{Interface: e.cfg.Interface}); err != nil {
@@ -145,7 +146,7 @@ func (e *engine) run() int {
 	go e.readCommands()
 	go e.readLinks()
 	now := time.Now()
-	var acts []dhcp.Action
+	var acts []dhcpclient.Action
 	if !carrier {
 		acts = append(acts, e.client.HandleLink(now, false)...)
 	}
@@ -159,13 +160,13 @@ func (e *engine) run() int {
 		timer.Reset(untilDeadline(e.client.Deadline()))
 		select {
 		case ev := <-e.events:
-			acts = e.call(func() []dhcp.Action { return e.handle(ev) })
+			acts = e.call(func() []dhcpclient.Action { return e.handle(ev) })
 			if ev.kind == evFatal {
 				e.log.Error("engine cannot continue", "err", ev.err)
 				return exitFailure
 			}
 		case <-timer.C:
-			acts = e.call(func() []dhcp.Action { return e.client.HandleTimer(time.Now()) })
+			acts = e.call(func() []dhcpclient.Action { return e.client.HandleTimer(time.Now()) })
 		}
 	}
 }
@@ -173,7 +174,7 @@ func (e *engine) run() int {
 // call makes one call into the client and returns its actions, noting
 // first the lease the client holds: the actions of a call may need the
 // lease the call dropped (see socketAddr).
-func (e *engine) call(f func() []dhcp.Action) []dhcp.Action {
+func (e *engine) call(f func() []dhcpclient.Action) []dhcpclient.Action {
 	e.heldAddr = e.leaseAddr()
 	return f()
 }
@@ -185,7 +186,7 @@ func untilDeadline(d time.Time) time.Duration {
 	return max(time.Until(d), 0)
 }
 
-func (e *engine) handle(ev event) []dhcp.Action {
+func (e *engine) handle(ev event) []dhcpclient.Action {
 	now := time.Now()
 	switch ev.kind {
 	case evDHCP:
@@ -197,7 +198,7 @@ func (e *engine) handle(ev event) []dhcp.Action {
 		if ev.gen != e.gen[ev.sock] {
 			return nil // closed on purpose
 		}
-		return []dhcp.Action{dhcp.Exit{Code: exitFailure, Reason: "socket failed: " + ev.err.Error()}}
+		return []dhcpclient.Action{dhcpclient.Exit{Code: exitFailure, Reason: "socket failed: " + ev.err.Error()}}
 	case evARP:
 		if ev.gen != e.gen[sockARP] {
 			return nil
@@ -205,7 +206,7 @@ func (e *engine) handle(ev event) []dhcp.Action {
 		return e.client.HandleARP(now, ev.arp)
 	case evLink:
 		if ev.link.Removed {
-			return []dhcp.Action{dhcp.Exit{Code: exitFailure, Reason: "interface removed"}}
+			return []dhcpclient.Action{dhcpclient.Exit{Code: exitFailure, Reason: "interface removed"}}
 		}
 		return e.client.HandleLink(now, ev.link.Carrier && ev.link.Up)
 	case evCommand:
@@ -223,29 +224,29 @@ func (e *engine) handle(ev event) []dhcp.Action {
 
 // execute carries out the client's actions in order. It returns done when
 // the engine must exit.
-func (e *engine) execute(acts []dhcp.Action) (int, bool) {
+func (e *engine) execute(acts []dhcpclient.Action) (int, bool) {
 	for _, a := range acts {
 		var err error
 		switch a := a.(type) {
-		case dhcp.SendDHCP:
+		case dhcpclient.SendDHCP:
 			err = e.sendDHCP(a)
-		case dhcp.SendARP:
+		case dhcpclient.SendARP:
 			err = e.sendARP(a.Frame)
-		case dhcp.Sockets:
+		case dhcpclient.Sockets:
 			err = e.setSockets(a)
-		case dhcp.Configure:
+		case dhcpclient.Configure:
 			err = e.configure(a.Lease)
-		case dhcp.Deconfigure:
+		case dhcpclient.Deconfigure:
 			err = e.ifchDo(&ifch.Deconfigure{Interface: e.cfg.Interface})
-		case dhcp.SaveLease:
+		case dhcpclient.SaveLease:
 			err = e.saveLease(a.Lease)
-		case dhcp.ForgetLease:
+		case dhcpclient.ForgetLease:
 			if rerr := os.Remove(leaseFile(e.cfg.Interface)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 				err = rerr
 			}
-		case dhcp.Log:
+		case dhcpclient.Log:
 			e.log.LogAttrs(context.Background(), a.Level, a.Msg, a.Attrs...)
-		case dhcp.Exit:
+		case dhcpclient.Exit:
 			lvl := slog.LevelInfo
 			if a.Code != 0 {
 				lvl = slog.LevelError
@@ -266,7 +267,7 @@ func (e *engine) execute(acts []dhcp.Action) (int, bool) {
 			// rules) leaves the interface unconfigured: say so loudly. The
 			// client goes on and tries again at the next renewal.
 			lvl := slog.LevelWarn
-			if _, ok := a.(dhcp.Configure); ok {
+			if _, ok := a.(dhcpclient.Configure); ok {
 				lvl = slog.LevelError
 			}
 			e.log.Log(context.Background(), lvl, "action failed", "action", fmt.Sprintf("%T", a), "err", err)
@@ -282,16 +283,16 @@ type fatalError struct{ err error }
 func (f *fatalError) Error() string { return f.err.Error() }
 func (f *fatalError) Unwrap() error { return f.err }
 
-func (e *engine) settings() (dhcp.ClientSettings, error) {
+func (e *engine) settings() (dhcpclient.Settings, error) {
 	c := e.cfg.Engine
-	s := dhcp.ClientSettings{MAC: e.mac, DefendRelentless: c.Relentless, OneShot: c.OneShot}
+	s := dhcpclient.Settings{MAC: e.mac, DefendRelentless: c.Relentless, OneShot: c.OneShot}
 	switch c.ARPMode {
 	case "fast":
-		s.ARP = dhcp.ARPFast
+		s.ARP = dhcpclient.ARPFast
 	case "rfc5227":
-		s.ARP = dhcp.ARPRFC5227
+		s.ARP = dhcpclient.ARPRFC5227
 	case "off":
-		s.ARP = dhcp.ARPOff
+		s.ARP = dhcpclient.ARPOff
 	}
 	s.ARPTimings.FastWait = c.ARPWait
 	if c.Hostname != "" {
@@ -382,7 +383,7 @@ func randUint32() uint32 {
 	return binary.BigEndian.Uint32(b[:])
 }
 
-func (e *engine) loadLease() *dhcp.Lease {
+func (e *engine) loadLease() *dhcpclient.Lease {
 	b, err := os.ReadFile(leaseFile(e.cfg.Interface))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -391,7 +392,7 @@ func (e *engine) loadLease() *dhcp.Lease {
 		e.log.Warn("cannot read the saved lease", "err", err)
 		return nil
 	}
-	l, err := dhcp.ParseLease(b)
+	l, err := dhcpclient.ParseLease(b)
 	if err != nil {
 		e.log.Warn("ignoring a malformed saved lease", "err", err)
 		return nil
@@ -401,7 +402,7 @@ func (e *engine) loadLease() *dhcp.Lease {
 
 // saveLease writes the lease atomically: a temporary file, fsync, rename,
 // fsync of the directory.
-func (e *engine) saveLease(l *dhcp.Lease) error {
+func (e *engine) saveLease(l *dhcpclient.Lease) error {
 	b, err := l.MarshalJSON()
 	if err != nil {
 		return err

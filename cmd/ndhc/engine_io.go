@@ -10,6 +10,7 @@ import (
 
 	"github.com/mdlayher/socket"
 	"github.com/ndhc-go/ndhc/dhcp"
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/linkev"
 	"github.com/ndhc-go/ndhc/internal/sockd"
@@ -27,7 +28,7 @@ func (e *engine) linkAddr(proto uint16) *unix.SockaddrLinklayer {
 
 // setSockets opens and closes sockets to match want. Closing a socket ends
 // its reader; bumping the generation drops what it had queued.
-func (e *engine) setSockets(want dhcp.Sockets) error {
+func (e *engine) setSockets(want dhcpclient.Sockets) error {
 	type slot struct {
 		have, want bool
 		conn       **socket.Conn
@@ -203,7 +204,7 @@ func auxCsumNotReady(oob []byte) bool {
 	return false
 }
 
-func (e *engine) sendDHCP(a dhcp.SendDHCP) error {
+func (e *engine) sendDHCP(a dhcpclient.SendDHCP) error {
 	if a.Unicast.IsValid() {
 		if e.udp == nil {
 			return errors.New("unicast send without a UDP socket")
@@ -241,7 +242,7 @@ func (e *engine) sendARP(f dhcp.ARP) error {
 }
 
 // configure sends ifch the whole desired state for the lease.
-func (e *engine) configure(l *dhcp.Lease) error {
+func (e *engine) configure(l *dhcpclient.Lease) error {
 	c := &ifch.Configure{
 		Interface: e.cfg.Interface,
 		Address:   l.Addr,

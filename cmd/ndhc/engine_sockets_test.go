@@ -11,6 +11,7 @@ import (
 
 	"github.com/mdlayher/socket"
 	"github.com/ndhc-go/ndhc/dhcp"
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/sockd"
 	"github.com/ndhc-go/ndhc/sandbox"
 	"golang.org/x/sys/unix"
@@ -87,7 +88,7 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 	addr := netip.MustParseAddr("192.0.2.50")
 	server := netip.MustParseAddr("192.0.2.1")
 	now := time.Now()
-	saved := &dhcp.Lease{Addr: netip.PrefixFrom(addr, 24), ServerID: server, LeaseTime: time.Hour,
+	saved := &dhcpclient.Lease{Addr: netip.PrefixFrom(addr, 24), ServerID: server, LeaseTime: time.Hour,
 		T1: 30 * time.Minute, T2: 52 * time.Minute, Acquired: now.Add(-time.Minute)}
 	if err := saved.Validate(); err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 		cfg:    &roleConfig{Interface: "eth0", Ifindex: 1},
 		sockd:  sc,
 		events: make(chan event, 64),
-		client: dhcp.NewClient(dhcp.ClientSettings{MAC: mac, ARP: dhcp.ARPOff}, saved, randUint32),
+		client: dhcpclient.New(dhcpclient.Settings{MAC: mac, ARP: dhcpclient.ARPOff}, saved, randUint32),
 	}
 	t.Cleanup(func() {
 		for _, c := range []**socket.Conn{&e.raw, &e.udp, &e.arp} {
@@ -108,11 +109,11 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 		}
 	})
 	// Only the socket actions matter here; the rest needs ifch.
-	sockets := func(acts []dhcp.Action) []dhcp.Action {
+	sockets := func(acts []dhcpclient.Action) []dhcpclient.Action {
 		t.Helper()
-		var rest []dhcp.Action
+		var rest []dhcpclient.Action
 		for _, a := range acts {
-			if s, ok := a.(dhcp.Sockets); ok {
+			if s, ok := a.(dhcpclient.Sockets); ok {
 				if err := e.setSockets(s); err != nil {
 					t.Fatalf("sockets %+v: %v", s, err)
 				}
@@ -125,15 +126,15 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 
 	// INIT-REBOOT with the saved lease, and the server's ACK.
 	var req *dhcp.Message
-	for _, a := range sockets(e.call(func() []dhcp.Action { return e.client.Start(now) })) {
-		if s, ok := a.(dhcp.SendDHCP); ok {
+	for _, a := range sockets(e.call(func() []dhcpclient.Action { return e.client.Start(now) })) {
+		if s, ok := a.(dhcpclient.SendDHCP); ok {
 			req = new(dhcp.Message)
 			if err := req.UnmarshalBinary(s.Packet); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if req == nil || e.client.State() != dhcp.StateRebooting {
+	if req == nil || e.client.State() != dhcpclient.StateRebooting {
 		t.Fatalf("state %v, request %v: want REBOOTING and a request", e.client.State(), req)
 	}
 	ack := &dhcp.Message{Op: dhcp.BootReply, HType: dhcp.HTypeEthernet, HLen: dhcp.HLenEthernet,
@@ -148,17 +149,17 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sockets(e.call(func() []dhcp.Action { return e.client.HandlePacket(now, ack) }))
-	if e.client.State() != dhcp.StateBound {
+	sockets(e.call(func() []dhcpclient.Action { return e.client.HandlePacket(now, ack) }))
+	if e.client.State() != dhcpclient.StateBound {
 		t.Fatalf("state %v after the ACK, want BOUND", e.client.State())
 	}
 
 	// The release: the UDP socket must be asked for on the leased address.
 	n := len(fake.requests())
-	rest := sockets(e.call(func() []dhcp.Action { return e.client.Release(now) }))
+	rest := sockets(e.call(func() []dhcpclient.Action { return e.client.Release(now) }))
 	var sentRelease bool
 	for _, a := range rest {
-		if s, ok := a.(dhcp.SendDHCP); ok && s.Unicast == server {
+		if s, ok := a.(dhcpclient.SendDHCP); ok && s.Unicast == server {
 			sentRelease = true
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ndhc-go/ndhc/dhcp"
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/lab"
 )
 
@@ -45,7 +45,7 @@ func TestLabRebindExpiry(t *testing.T) {
 	if bound.kv["lease"] != "1m0s" || bound.kv["t1"] != "5s" || bound.kv["t2"] != "10s" {
 		t.Fatalf("lease %s t1 %s t2 %s, want 1m0s 5s 10s", bound.kv["lease"], bound.kv["t1"], bound.kv["t2"])
 	}
-	ls := c.waitLease(iface, "the lease", func(ls *dhcp.Lease) bool { return ls.Addr == addr })
+	ls := c.waitLease(iface, "the lease", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,8 @@ func TestLabIfchd(t *testing.T) {
 	resolv := filepath.Join(dir, "resolv.conf")
 	var out syncBuffer
 	d := l.Client.Command(context.Background(), bin, "-socket", sock, "-socket-mode", "0666",
-		"-allow", "61101:"+l.Client.IfName(), "-user", "61103", "-group", "61103",
-		"-chroot", filepath.Join(dir, "empty"), "-resolv-conf", resolv, "-v")
+		"-allow", "61101:"+l.Client.IfName(), "-ifch-user", "61103",
+		"-empty-dir", filepath.Join(dir, "empty"), "-resolv-conf", resolv, "-log-level", "info")
 	d.Stdout, d.Stderr = &out, &out
 	if err := d.Start(); err != nil {
 		t.Fatal(err)

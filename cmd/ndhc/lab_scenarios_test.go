@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ndhc-go/ndhc/dhcp"
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/lab"
 )
 
@@ -47,7 +48,7 @@ func TestLabRenewAtT1(t *testing.T) {
 	if bound.kv["lease"] != "2m0s" || bound.kv["t1"] != "5s" || bound.kv["t2"] != "8s" {
 		t.Fatalf("lease %s t1 %s t2 %s, want 2m0s 5s 8s", bound.kv["lease"], bound.kv["t1"], bound.kv["t2"])
 	}
-	first := c.waitLease(l.Client.IfName(), "the first lease", func(ls *dhcp.Lease) bool { return ls.Addr == addr })
+	first := c.waitLease(l.Client.IfName(), "the first lease", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
 
 	// Just before T1 the kernel has counted the lifetime down.
 	time.Sleep(time.Until(bound.time.Add(4 * time.Second)))
@@ -106,7 +107,7 @@ func TestLabRenewAtT1(t *testing.T) {
 	if n := countMsgs(ms, "DHCPDISCOVER", ""); n != 1 {
 		t.Errorf("%d DHCPDISCOVERs, want 1", n)
 	}
-	c.waitLease(l.Client.IfName(), "the renewed lease", func(ls *dhcp.Lease) bool {
+	c.waitLease(l.Client.IfName(), "the renewed lease", func(ls *dhcpclient.Lease) bool {
 		return ls.Addr == addr && ls.Acquired.After(first.Acquired)
 	})
 	t.Logf("states: %v", c.states(0))
@@ -126,7 +127,7 @@ func TestLabReleaseSignals(t *testing.T) {
 	iface := l.Client.IfName()
 	c := startClient(t, l, clientOpts{args: []string{"--release-on-exit"}})
 	addr, _ := c.boundAddr(20*time.Second, 0)
-	c.waitLease(iface, "first", func(ls *dhcp.Lease) bool { return ls.Addr == addr })
+	c.waitLease(iface, "first", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
 	if !hasDefaultVia(t, l, l.Net.Gateway()) {
 		t.Fatal("no default route after the bind")
 	}
@@ -161,7 +162,7 @@ func TestLabReleaseSignals(t *testing.T) {
 	c.waitRec(5*time.Second, "INIT after RELEASED", m, state("INIT", "RELEASED"))
 	addr2, _ := c.boundAddr(20*time.Second, m)
 	waitFor(t, 5*time.Second, "the address back", func() bool { return clientKernelAddr(t, l).prefix == addr2 })
-	c.waitLease(iface, "after SIGUSR1", func(ls *dhcp.Lease) bool { return ls.Addr == addr2 })
+	c.waitLease(iface, "after SIGUSR1", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr2 })
 	if ms := serverMsgs(srv, off); countMsgs(ms, "DHCPDISCOVER", "") != 1 || countMsgs(ms, "DHCPACK", addr2.Addr().String()) != 1 {
 		t.Errorf("server saw %v after SIGUSR1, want one DISCOVER and one ACK", ms)
 	}
@@ -185,7 +186,7 @@ func TestLabReleaseSignals(t *testing.T) {
 	// SIGINT without --release-on-exit: exit 0, nothing released.
 	c2 := startClient(t, l, clientOpts{})
 	addr3, _ := c2.boundAddr(20*time.Second, 0)
-	c2.waitLease(iface, "before SIGINT", func(ls *dhcp.Lease) bool { return ls.Addr == addr3 })
+	c2.waitLease(iface, "before SIGINT", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr3 })
 	off = len(srv.Log())
 	c2.cmd.Process.Signal(syscall.SIGINT)
 	if code := c2.wait(10 * time.Second); code != 0 {
@@ -219,7 +220,7 @@ func TestLabRestartSameNetwork(t *testing.T) {
 	stateDir := filepath.Join(t.TempDir(), "state")
 	c := startClient(t, l, clientOpts{stateDir: stateDir})
 	addr, _ := c.boundAddr(20*time.Second, 0)
-	c.waitLease(iface, "first run", func(ls *dhcp.Lease) bool { return ls.Addr == addr })
+	c.waitLease(iface, "first run", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	if code := c.wait(10 * time.Second); code != 0 {
 		t.Fatalf("first run: exit %d", code)
@@ -238,7 +239,7 @@ func TestLabRestartSameNetwork(t *testing.T) {
 	if _, _, ok := c2.find(0, state("SELECTING")); ok {
 		t.Error("second run went through SELECTING")
 	}
-	c2.waitLease(iface, "second run", func(ls *dhcp.Lease) bool { return ls.Addr == addr })
+	c2.waitLease(iface, "second run", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
 	if a := clientKernelAddr(t, l); a.prefix != addr {
 		t.Errorf("interface has %+v, want %v", a, addr)
 	}
@@ -268,7 +269,7 @@ func TestLabRebootNakOtherNetwork(t *testing.T) {
 	if code := c.wait(20 * time.Second); code != 0 {
 		t.Fatalf("first run: exit %d", code)
 	}
-	old := c.waitLease(iface, "first run", func(*dhcp.Lease) bool { return true }).Addr
+	old := c.waitLease(iface, "first run", func(*dhcpclient.Lease) bool { return true }).Addr
 
 	n2, err := l.AddNetwork(netip.MustParsePrefix("10.88.0.0/24"))
 	if err != nil {
@@ -299,7 +300,7 @@ func TestLabRebootNakOtherNetwork(t *testing.T) {
 	if !n2.Subnet.Contains(addr.Addr()) {
 		t.Fatalf("bound %v, want an address in %v", addr, n2.Subnet)
 	}
-	c2.waitLease(iface, "new network", func(ls *dhcp.Lease) bool { return ls.Addr == addr })
+	c2.waitLease(iface, "new network", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
 	waitFor(t, 5*time.Second, "only the new address on the interface", func() bool {
 		return clientKernelAddr(t, l).prefix == addr
 	})
@@ -331,7 +332,7 @@ func TestLabCarrier(t *testing.T) {
 	addr, bi := c.boundAddr(20*time.Second, 0)
 	// The gateway's MAC is what the check after the re-plug compares.
 	c.waitRec(10*time.Second, "the gateway's MAC", bi, msgIs("gateway hardware address"))
-	c.waitLease(iface, "with the gateway's MAC", func(ls *dhcp.Lease) bool { return ls.RouterMAC != (dhcp.MAC{}) })
+	c.waitLease(iface, "with the gateway's MAC", func(ls *dhcpclient.Lease) bool { return ls.RouterMAC != (dhcp.MAC{}) })
 
 	// Same network: the lease is kept.
 	m, off := c.mark(), len(srv.Log())
@@ -381,7 +382,7 @@ func TestLabCarrier(t *testing.T) {
 	if !n2.Subnet.Contains(addr2.Addr()) {
 		t.Fatalf("bound %v after the move, want an address in %v (states %v)", addr2, n2.Subnet, c.states(m))
 	}
-	c.waitLease(iface, "new network", func(ls *dhcp.Lease) bool { return ls.Addr == addr2 })
+	c.waitLease(iface, "new network", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr2 })
 	waitFor(t, 5*time.Second, "only the new address", func() bool { return clientKernelAddr(t, l).prefix == addr2 })
 	if !hasDefaultVia(t, l, n2.Gateway()) {
 		t.Errorf("no default route via %v", n2.Gateway())
@@ -489,7 +490,7 @@ func TestLabAddressConflict(t *testing.T) {
 			if addr.Addr() != free {
 				t.Fatalf("bound %v, want %v", addr, free)
 			}
-			c.waitLease(l.Client.IfName(), "the free address", func(ls *dhcp.Lease) bool { return ls.Addr.Addr() == free })
+			c.waitLease(l.Client.IfName(), "the free address", func(ls *dhcpclient.Lease) bool { return ls.Addr.Addr() == free })
 			if a := clientKernelAddr(t, l); a.prefix.Addr() != free {
 				t.Errorf("interface has %+v, want %v", a, free)
 			}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ndhc-go/ndhc/dhcp"
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/lab"
 )
 
@@ -127,13 +127,13 @@ func clientAddr(t *testing.T, l *lab.Lab) netip.Prefix {
 	return netip.Prefix{}
 }
 
-func (c *client) lease(t *testing.T, iface string) *dhcp.Lease {
+func (c *client) lease(t *testing.T, iface string) *dhcpclient.Lease {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(c.stateDir, iface+".lease"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := dhcp.ParseLease(b)
+	l, err := dhcpclient.ParseLease(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ndhc-go/ndhc/dhcp"
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"github.com/vishvananda/netlink"
 )
@@ -308,12 +308,12 @@ func processGone(pid int) bool {
 }
 
 // savedLease returns the saved lease, or nil if there is none (yet).
-func (c *client) savedLease(iface string) *dhcp.Lease {
+func (c *client) savedLease(iface string) *dhcpclient.Lease {
 	b, err := os.ReadFile(filepath.Join(c.stateDir, iface+".lease"))
 	if err != nil {
 		return nil
 	}
-	l, err := dhcp.ParseLease(b)
+	l, err := dhcpclient.ParseLease(b)
 	if err != nil {
 		c.t.Fatalf("saved lease: %v\n%s", err, b)
 	}
@@ -322,9 +322,9 @@ func (c *client) savedLease(iface string) *dhcp.Lease {
 
 // waitLease waits (bounded) for a saved lease that satisfies ok: the log
 // line of a bind comes just before the engine writes the file.
-func (c *client) waitLease(iface string, what string, ok func(*dhcp.Lease) bool) *dhcp.Lease {
+func (c *client) waitLease(iface string, what string, ok func(*dhcpclient.Lease) bool) *dhcpclient.Lease {
 	c.t.Helper()
-	var l *dhcp.Lease
+	var l *dhcpclient.Lease
 	waitFor(c.t, 5*time.Second, "a saved lease: "+what, func() bool {
 		l = c.savedLease(iface)
 		return l != nil && ok(l)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ndhc-go/ndhc/dhcp"
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/policies"
 )
 
@@ -40,7 +40,7 @@ func statusCmd(args []string, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "ndhc status:", err)
 		return exitFailure
 	}
-	l, err := dhcp.ParseLease(b)
+	l, err := dhcpclient.ParseLease(b)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ndhc status: malformed lease file:", err)
 		return exitFailure
@@ -56,7 +56,7 @@ func statusCmd(args []string, out io.Writer) int {
 	return exitOK
 }
 
-func printLease(out io.Writer, iface string, l *dhcp.Lease, now time.Time) {
+func printLease(out io.Writer, iface string, l *dhcpclient.Lease, now time.Time) {
 	fmt.Fprintf(out, "%s: %s from server %s\n", iface, l.Addr, l.ServerID)
 	if gw := l.Gateway(); gw.IsValid() {
 		fmt.Fprintf(out, "  gateway     %s\n", gw)

@@ -1,4 +1,4 @@
-package dhcp
+package client
 
 import (
 	"errors"
@@ -6,17 +6,19 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
-// ClientState is a state of the DHCP client (RFC 2131 section 4.4, figure
+// State is a state of the DHCP client (RFC 2131 section 4.4, figure
 // 5), plus ARP-CHECKING (the RFC 5227 conflict check between DHCPACK and
 // BOUND), RELEASED (after a release by request, until a renew) and STOPPED
 // (after Stop or a one-shot bind; terminal).
-type ClientState uint8
+type State uint8
 
 // Client states. The zero value is INIT.
 const (
-	StateInit ClientState = iota
+	StateInit State = iota
 	StateSelecting
 	StateRequesting
 	StateChecking
@@ -30,7 +32,7 @@ const (
 )
 
 // String returns the RFC 2131 name of s.
-func (s ClientState) String() string {
+func (s State) String() string {
 	switch s {
 	case StateInit:
 		return "INIT"
@@ -115,9 +117,9 @@ type ARPTimings struct {
 	GatewayTimeout time.Duration
 }
 
-// ClientTimings are the DHCP timing constants. A zero field takes its
+// Timings are the DHCP timing constants. A zero field takes its
 // default.
-type ClientTimings struct {
+type Timings struct {
 	// RetransMin is the shortest wait between retransmissions in RENEWING
 	// and REBINDING (RFC 2131 section 4.4.5: 60 s).
 	RetransMin time.Duration
@@ -164,15 +166,15 @@ const (
 	minLeaseSeconds = 60
 )
 
-// ClientSettings configures a [Client]. Zero fields take defaults.
-type ClientSettings struct {
-	MAC            MAC          // the interface's hardware address: chaddr, ARP sender
-	ClientID       ClientID     // option 61 (RFC 4361); zero: omitted
-	Hostname       Hostname     // option 12 sent to the server; zero: omitted
-	VendorClass    []byte       // option 60, 1 to 255 octets; nil: omitted
-	ParamRequest   []OptionCode // option 55; nil: DefaultParamRequest()
-	MaxMessageSize uint16       // option 57; 0: 576 (RFC 2131 section 2)
-	BroadcastFlag  bool         // set the BROADCAST flag before an address is bound
+// Settings configures a [Client]. Zero fields take defaults.
+type Settings struct {
+	MAC            dhcp.MAC          // the interface's hardware address: chaddr, ARP sender
+	ClientID       dhcp.ClientID     // option 61 (RFC 4361); zero: omitted
+	Hostname       dhcp.Hostname     // option 12 sent to the server; zero: omitted
+	VendorClass    []byte            // option 60, 1 to 255 octets; nil: omitted
+	ParamRequest   []dhcp.OptionCode // option 55; nil: DefaultParamRequest()
+	MaxMessageSize uint16            // option 57; 0: 576 (RFC 2131 section 2)
+	BroadcastFlag  bool              // set the BROADCAST flag before an address is bound
 	// RequestAddr is sent as option 50 in DHCPDISCOVER when the client has
 	// no previous address to ask for (RFC 2131 section 4.4.1).
 	RequestAddr netip.Addr
@@ -181,7 +183,7 @@ type ClientSettings struct {
 	ARP ARPMode
 	// ARPTimings and Timings override timing constants, mostly for tests.
 	ARPTimings ARPTimings
-	Timings    ClientTimings
+	Timings    Timings
 	// DefendRelentless keeps the address however often another host
 	// claims it, defending at most once per DefendInterval (RFC 5227
 	// section 2.4 (c)); otherwise a second conflict within DefendInterval
@@ -196,12 +198,12 @@ type ClientSettings struct {
 // zero or not unicast, an option the builders would reject, a RequestAddr
 // that is not unicast IPv4, an unknown ARP mode, a negative timing or
 // ProbeMin above ProbeMax.
-func (s *ClientSettings) Validate() error {
-	if s.MAC == (MAC{}) || s.MAC[0]&1 != 0 {
+func (s *Settings) Validate() error {
+	if s.MAC == (dhcp.MAC{}) || s.MAC[0]&1 != 0 {
 		return errors.New("dhcp: client mac " + s.MAC.String() + " is not a unicast address")
 	}
 	cc := s.config()
-	if err := cc.validate(); err != nil {
+	if err := cc.Validate(); err != nil {
 		return err
 	}
 	if s.RequestAddr.IsValid() && !usableUnicast(s.RequestAddr) {
@@ -227,16 +229,16 @@ func (s *ClientSettings) Validate() error {
 	return nil
 }
 
-func (s *ClientSettings) config() ClientConfig {
+func (s *Settings) config() dhcp.ClientConfig {
 	pr := s.ParamRequest
 	if pr == nil {
-		pr = DefaultParamRequest()
+		pr = dhcp.DefaultParamRequest()
 	}
 	mms := s.MaxMessageSize
 	if mms == 0 {
-		mms = MinMaxMessageSize
+		mms = dhcp.MinMaxMessageSize
 	}
-	return ClientConfig{
+	return dhcp.ClientConfig{
 		MAC: s.MAC, ClientID: s.ClientID, Hostname: s.Hostname, VendorClass: s.VendorClass,
 		ParamRequest: pr, MaxMessageSize: mms, Broadcast: s.BroadcastFlag,
 	}
@@ -254,7 +256,7 @@ func orInt(n *int, def int) {
 	}
 }
 
-func (s *ClientSettings) withDefaults() ClientSettings {
+func (s *Settings) withDefaults() Settings {
 	n := *s
 	a, t := &n.ARPTimings, &n.Timings
 	orDur(&a.FastWait, defFastWait)
@@ -295,13 +297,13 @@ const (
 // an impossible transition (a bug) is logged at error level and leaves the
 // state as it was.
 type Client struct {
-	s     ClientSettings
-	cc    ClientConfig
+	s     Settings
+	cc    dhcp.ClientConfig
 	rnd   func() uint32
 	bad   error
 	saved *Lease
 
-	state    ClientState
+	state    State
 	started  bool
 	linkDown bool
 	acts     []Action
@@ -333,14 +335,14 @@ type Client struct {
 	releasing bool
 }
 
-// NewClient returns a client in INIT. saved, if not nil, is the lease from
+// New returns a client in INIT. saved, if not nil, is the lease from
 // the lease file: if it is valid and unexpired when Start is called, the
 // client starts in INIT-REBOOT (RFC 2131 section 3.2). rnd supplies
 // transaction ids and the randomization of timers; it must be
 // unpredictable to other hosts (a CSPRNG). Settings are checked with
-// [ClientSettings.Validate]: with invalid settings, Start logs the error and
+// [Settings.Validate]: with invalid settings, Start logs the error and
 // returns Exit.
-func NewClient(s ClientSettings, saved *Lease, rnd func() uint32) *Client {
+func New(s Settings, saved *Lease, rnd func() uint32) *Client {
 	c := &Client{bad: s.Validate(), rnd: rnd}
 	if rnd == nil {
 		c.bad = errors.New("dhcp: no random source")
@@ -356,7 +358,7 @@ func NewClient(s ClientSettings, saved *Lease, rnd func() uint32) *Client {
 }
 
 // State returns the current state.
-func (c *Client) State() ClientState { return c.state }
+func (c *Client) State() State { return c.state }
 
 // Lease returns a copy of the lease the client holds (BOUND, RENEWING,
 // REBINDING) or is confirming (REBOOTING), or nil.
@@ -443,7 +445,7 @@ func (c *Client) Start(now time.Time) []Action {
 // (already checked by its IP and UDP framing). Anything that is not a
 // well-formed reply to the client's current exchange, from an acceptable
 // server, is dropped with a debug log (RFC 2131 sections 3.1, 4.4.1).
-func (c *Client) HandlePacket(now time.Time, m *Message) []Action {
+func (c *Client) HandlePacket(now time.Time, m *dhcp.Message) []Action {
 	c.acts = nil
 	if !c.started || m == nil || c.state == StateStopped {
 		return nil
@@ -455,7 +457,7 @@ func (c *Client) HandlePacket(now time.Time, m *Message) []Action {
 // HandleARP processes an ARP packet received on either ARP socket: a
 // conflict while checking an address, a conflict with the bound address
 // (defense), or the gateway's reply to a query.
-func (c *Client) HandleARP(now time.Time, a ARP) []Action {
+func (c *Client) HandleARP(now time.Time, a dhcp.ARP) []Action {
 	c.acts = nil
 	if !c.started || c.state == StateStopped {
 		return nil

@@ -1,8 +1,10 @@
-package dhcp
+package client
 
 import (
 	"log/slog"
 	"net/netip"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
 // Action is a side effect the [Client] asks its caller to carry out, in the
@@ -12,7 +14,7 @@ import (
 type Action interface{ isAction() }
 
 // SendDHCP asks the engine to send one DHCP message (a BOOTREQUEST built by
-// the [ClientConfig] builders, padded to 300 octets).
+// the [dhcp.ClientConfig] builders, padded to 300 octets).
 //
 // With Unicast zero, the message goes out on the raw socket as an IPv4/UDP
 // broadcast: from Source:68 (0.0.0.0 when Source is zero) to
@@ -35,7 +37,7 @@ type SendDHCP struct {
 // open; the client makes sure one of them is (RFC 5227 sections 2.1 to 2.4,
 // RFC 4436).
 type SendARP struct {
-	Frame ARP
+	Frame dhcp.ARP
 }
 
 // Sockets tells the engine which sockets it must hold from now on. The
@@ -92,7 +94,7 @@ type Log struct {
 // Exit asks the engine to exit with Code after carrying out the actions
 // before it. Code is [ExitOK] for one-shot completion and for Stop, and
 // [ExitFailure] when the client cannot continue (an invalid setting that
-// [ClientSettings.Validate] would have reported).
+// [Settings.Validate] would have reported).
 type Exit struct {
 	Code   int
 	Reason string

@@ -1,9 +1,11 @@
-package dhcp
+package client
 
 import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
 // stopARP cancels announcements and gateway queries. The caller syncs the
@@ -28,7 +30,7 @@ func (c *Client) startGatewayLearn(now time.Time) {
 // had. Without a known gateway or address, the lease is confirmed with
 // INIT-REBOOT at once.
 func (c *Client) checkGateway(now time.Time) {
-	if !c.lease.Gateway().IsValid() || c.lease.RouterMAC == (MAC{}) {
+	if !c.lease.Gateway().IsValid() || c.lease.RouterMAC == (dhcp.MAC{}) {
 		c.initReboot(now, "carrier up, gateway unknown")
 		return
 	}
@@ -45,7 +47,7 @@ func (c *Client) arpDue(now time.Time) bool {
 // ends a gateway query that has timed out.
 func (c *Client) arpTick(now time.Time) {
 	if c.annLeft > 0 && !now.Before(c.annAt) && c.lease != nil {
-		c.sendARP(ARPAnnouncement(c.s.MAC, c.lease.Addr.Addr()))
+		c.sendARP(dhcp.ARPAnnouncement(c.s.MAC, c.lease.Addr.Addr()))
 		c.annLeft--
 		c.annAt = now.Add(c.s.ARPTimings.AnnounceInterval)
 	}
@@ -53,7 +55,7 @@ func (c *Client) arpTick(now time.Time) {
 		return
 	}
 	if c.gwTries < gatewayQueries {
-		c.sendARP(ARPQuery(c.s.MAC, c.lease.Addr.Addr(), c.lease.Gateway()))
+		c.sendARP(dhcp.ARPQuery(c.s.MAC, c.lease.Addr.Addr(), c.lease.Gateway()))
 		c.gwTries++
 		c.gwAt = now.Add(c.s.ARPTimings.GatewayTimeout / gatewayQueries)
 		return
@@ -109,7 +111,7 @@ func (c *Client) checkTick(now time.Time) {
 		c.bind(now, c.cand)
 		return
 	}
-	c.sendARP(ARPProbe(c.s.MAC, c.cand.Addr.Addr()))
+	c.sendARP(dhcp.ARPProbe(c.s.MAC, c.cand.Addr.Addr()))
 	c.probes++
 	if c.probes < num {
 		c.timer = now.Add(c.randBetween(t.ProbeMin, t.ProbeMax))
@@ -118,7 +120,7 @@ func (c *Client) checkTick(now time.Time) {
 	}
 }
 
-func (c *Client) handleARP(now time.Time, a ARP) {
+func (c *Client) handleARP(now time.Time, a dhcp.ARP) {
 	if c.state == StateChecking && c.cand != nil {
 		if a.ProbeConflict(c.cand.Addr.Addr(), c.s.MAC) {
 			c.conflict(now, a)
@@ -133,7 +135,7 @@ func (c *Client) handleARP(now time.Time, a ARP) {
 		c.defend(now, a)
 		return
 	}
-	if c.gw != gwIdle && a.Op == ARPReply && a.SenderIP == c.lease.Gateway() && a.TargetIP == addr &&
+	if c.gw != gwIdle && a.Op == dhcp.ARPReply && a.SenderIP == c.lease.Gateway() && a.TargetIP == addr &&
 		a.SenderHW != c.s.MAC {
 		c.gatewayReply(now, a)
 	}
@@ -142,7 +144,7 @@ func (c *Client) handleARP(now time.Time, a ARP) {
 // conflict handles another host's claim on the address being checked:
 // DHCPDECLINE to the server that offered it (RFC 2131 section 3.1 step 5)
 // and a new discovery after DeclineWait, without asking for that address.
-func (c *Client) conflict(now time.Time, a ARP) {
+func (c *Client) conflict(now time.Time, a dhcp.ARP) {
 	l := c.cand
 	c.log(slog.LevelWarn, "address in use by another host", slog.String("address", l.Addr.Addr().String()),
 		slog.String("mac", a.SenderHW.String()))
@@ -164,13 +166,13 @@ func (c *Client) conflict(now time.Time, a ARP) {
 // is older than DefendInterval; otherwise give the address up, or, when
 // relentless, ignore the packet. Never more than one announcement per
 // DefendInterval.
-func (c *Client) defend(now time.Time, a ARP) {
+func (c *Client) defend(now time.Time, a dhcp.ARP) {
 	addr := c.lease.Addr.Addr()
 	if !c.defended || now.Sub(c.lastDefense) >= c.s.ARPTimings.DefendInterval {
 		c.defended, c.lastDefense = true, now
 		c.log(slog.LevelWarn, "defending address against a conflict", slog.String("address", addr.String()),
 			slog.String("mac", a.SenderHW.String()))
-		c.sendARP(ARPAnnouncement(c.s.MAC, addr))
+		c.sendARP(dhcp.ARPAnnouncement(c.s.MAC, addr))
 		return
 	}
 	if c.s.DefendRelentless {
@@ -187,7 +189,7 @@ func (c *Client) defend(now time.Time, a ARP) {
 }
 
 // gatewayReply handles the gateway's ARP reply.
-func (c *Client) gatewayReply(now time.Time, a ARP) {
+func (c *Client) gatewayReply(now time.Time, a dhcp.ARP) {
 	phase := c.gw
 	c.gw, c.gwTries = gwIdle, 0
 	c.syncSockets()

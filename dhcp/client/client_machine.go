@@ -1,10 +1,12 @@
-package dhcp
+package client
 
 import (
 	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
 // transitions lists, for each state, the states it may move to. Anything
@@ -24,7 +26,7 @@ var transitions = [...]uint16{
 	StateStopped:    0,
 }
 
-func bits(states ...ClientState) uint16 {
+func bits(states ...State) uint16 {
 	var b uint16
 	for _, s := range states {
 		b |= 1 << s
@@ -35,7 +37,7 @@ func bits(states ...ClientState) uint16 {
 // setState moves to state to, logging one line. It refuses (and logs a
 // bug) a transition that the table does not allow. Every state arms its
 // own timer, so the state timer is cleared.
-func (c *Client) setState(now time.Time, to ClientState, reason string, attrs ...slog.Attr) bool {
+func (c *Client) setState(now time.Time, to State, reason string, attrs ...slog.Attr) bool {
 	from := c.state
 	if int(from) >= len(transitions) || transitions[from]&(1<<to) == 0 {
 		c.log(slog.LevelError, "dhcp: bug: invalid state transition",
@@ -149,7 +151,7 @@ func (c *Client) sendRequest(now time.Time) {
 	c.sendDHCP(now, b, err, unicast, source)
 }
 
-func (c *Client) sendARP(a ARP) {
+func (c *Client) sendARP(a dhcp.ARP) {
 	if c.linkDown {
 		return
 	}
@@ -494,7 +496,7 @@ func (c *Client) handleLink(now time.Time, up bool) {
 
 // --- replies ---
 
-func (c *Client) handlePacket(now time.Time, m *Message) {
+func (c *Client) handlePacket(now time.Time, m *dhcp.Message) {
 	switch c.state {
 	case StateSelecting, StateRequesting, StateRebooting, StateRenewing, StateRebinding:
 	default:
@@ -508,7 +510,7 @@ func (c *Client) handlePacket(now time.Time, m *Message) {
 	}
 	switch c.state {
 	case StateSelecting:
-		if r.Type != Offer {
+		if r.Type != dhcp.Offer {
 			c.drop("message: not an offer", slog.String("type", r.Type.String()))
 			return
 		}
@@ -547,10 +549,10 @@ func (c *Client) handlePacket(now time.Time, m *Message) {
 // ackOrNak handles a DHCPACK or DHCPNAK for a request of addr.
 func (c *Client) ackOrNak(now time.Time, r *clientReply, addr netip.Addr) {
 	switch r.Type {
-	case Nak:
+	case dhcp.Nak:
 		c.nak(now, r.ServerID)
 		return
-	case Ack:
+	case dhcp.Ack:
 	default:
 		c.drop("message: not an ack or nak", slog.String("type", r.Type.String()))
 		return
@@ -618,7 +620,7 @@ func (c *Client) rebind(now time.Time, l *Lease, reason string) {
 	}
 	c.lease = l
 	c.naks = 0
-	if l.RouterMAC == (MAC{}) && c.gw == gwIdle {
+	if l.RouterMAC == (dhcp.MAC{}) && c.gw == gwIdle {
 		c.startGatewayLearn(now)
 	}
 	if !c.setState(now, StateBound, reason, leaseAttrs(l)...) {

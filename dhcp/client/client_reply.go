@@ -1,50 +1,52 @@
-package dhcp
+package client
 
 import (
 	"errors"
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
 // clientReply is a BOOTREPLY that passed the client's checks.
 type clientReply struct {
-	Reply
+	dhcp.Reply
 	shortLease bool // the lease time was raised to minLeaseSeconds
 }
 
 // parseReply checks m as a reply to the client's current exchange: the
-// codec's reply checks ([Reply.FromMessage]: BOOTREPLY, Ethernet, a message
+// codec's reply checks ([dhcp.Reply.FromMessage]: BOOTREPLY, Ethernet, a message
 // type of DHCPOFFER, DHCPACK or DHCPNAK, a server identifier, every option
 // the lease uses decoded and validated), then our xid and chaddr (RFC 2131
 // section 4.4.1), a unicast server identifier (RFC 2131 section 4.3.1,
 // table 3), a client identifier equal to ours if it echoes one (RFC 6842
 // section 3), and, for an offer or ack, a unicast yiaddr and a non-zero
 // lease time. A malformed option drops the message.
-func (c *Client) parseReply(m *Message) (*clientReply, error) {
+func (c *Client) parseReply(m *dhcp.Message) (*clientReply, error) {
 	if m.XID != c.xid {
 		return nil, errors.New("dhcp: xid " + strconv.FormatUint(uint64(m.XID), 16) + " is not ours")
 	}
-	if MAC(m.CHAddr[:6]) != c.s.MAC {
-		return nil, errors.New("dhcp: chaddr " + MAC(m.CHAddr[:6]).String() + " is not ours")
+	if dhcp.MAC(m.CHAddr[:6]) != c.s.MAC {
+		return nil, errors.New("dhcp: chaddr " + dhcp.MAC(m.CHAddr[:6]).String() + " is not ours")
 	}
 	r := new(clientReply)
 	if err := r.FromMessage(m); err != nil {
 		return nil, err
 	}
-	if id, ok := r.Msg.Options.Get(OptClientID); ok && !c.s.ClientID.IsZero() && !c.s.ClientID.Matches(id) {
+	if id, ok := r.Msg.Options.Get(dhcp.OptClientID); ok && !c.s.ClientID.IsZero() && !c.s.ClientID.Matches(id) {
 		return nil, errors.New("dhcp: client identifier is not ours")
 	}
 	if !usableUnicast(r.ServerID) {
 		return nil, errors.New("dhcp: server identifier " + r.ServerID.String() + " is not unicast")
 	}
-	if r.Type == Nak {
+	if r.Type == dhcp.Nak {
 		return r, nil
 	}
 	if !usableUnicast(r.Msg.YIAddr) {
 		return nil, errors.New("dhcp: yiaddr " + r.Msg.YIAddr.String() + " is not unicast")
 	}
-	if !r.Has(OptLeaseTime) {
+	if !r.Has(dhcp.OptLeaseTime) {
 		return nil, errors.New("dhcp: " + r.Type.String() + " without lease time")
 	}
 	if r.LeaseTime == 0 {
@@ -75,7 +77,7 @@ func classfulBits(a netip.Addr) int {
 func (r *clientReply) times() (lease, t1, t2 uint32) {
 	lease = r.LeaseTime
 	if lease == infiniteSeconds {
-		if r.Has(OptRenewalTime) && r.Has(OptRebindingTime) && 0 < r.RenewalTime && r.RenewalTime < r.RebindingTime && r.RebindingTime < infiniteSeconds {
+		if r.Has(dhcp.OptRenewalTime) && r.Has(dhcp.OptRebindingTime) && 0 < r.RenewalTime && r.RenewalTime < r.RebindingTime && r.RebindingTime < infiniteSeconds {
 			return lease, r.RenewalTime, r.RebindingTime
 		}
 		return lease, infiniteSeconds, infiniteSeconds
@@ -86,10 +88,10 @@ func (r *clientReply) times() (lease, t1, t2 uint32) {
 	}
 	d1, d2 := lease/2, uint32(uint64(lease)*7/8)
 	t1, t2 = d1, d2
-	if r.Has(OptRenewalTime) && 0 < r.RenewalTime && r.RenewalTime < lease {
+	if r.Has(dhcp.OptRenewalTime) && 0 < r.RenewalTime && r.RenewalTime < lease {
 		t1 = r.RenewalTime
 	}
-	if r.Has(OptRebindingTime) && 0 < r.RebindingTime && r.RebindingTime < lease {
+	if r.Has(dhcp.OptRebindingTime) && 0 < r.RebindingTime && r.RebindingTime < lease {
 		t2 = r.RebindingTime
 	}
 	if t1 >= t2 {
@@ -103,7 +105,7 @@ func (r *clientReply) times() (lease, t1, t2 uint32) {
 func (r *clientReply) lease(acquired time.Time) (*Lease, error) {
 	bits := classfulBits(r.Msg.YIAddr)
 	if r.SubnetMask.IsValid() {
-		bits, _ = MaskBits(r.SubnetMask)
+		bits, _ = dhcp.MaskBits(r.SubnetMask)
 	}
 	lease, t1, t2 := r.times()
 	l := &Lease{
@@ -121,12 +123,12 @@ func (r *clientReply) lease(acquired time.Time) (*Lease, error) {
 		Acquired:  acquired,
 	}
 	if rs := r.Routes(); len(rs) > 0 {
-		l.Routes = append([]Route(nil), rs...)
+		l.Routes = append([]dhcp.Route(nil), rs...)
 	} else {
 		l.Routers = cloneAddrs(r.Routers())
 	}
 	if ss := r.SearchList(); len(ss) > 0 {
-		l.Search = append([]DomainName(nil), ss...)
+		l.Search = append([]dhcp.DomainName(nil), ss...)
 	}
 	if err := l.Validate(); err != nil {
 		return nil, err

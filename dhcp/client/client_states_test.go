@@ -1,9 +1,11 @@
-package dhcp
+package client
 
 import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
 // clSavedLease returns a valid lease for clAddr acquired at acquired.
@@ -18,12 +20,12 @@ func clSavedLease(acquired time.Time) *Lease {
 // toState drives a fresh clHarness into state s. REBOOTING starts from a
 // saved lease; INIT is the wait after a DHCPNAK; RELEASED follows Release
 // in BOUND.
-func (h *clHarness) toState(s ClientState) {
+func (h *clHarness) toState(s State) {
 	h.t.Helper()
 	switch s {
 	case StateInit:
 		h.toRequesting()
-		h.reply(Nak, nil)
+		h.reply(dhcp.Nak, nil)
 	case StateSelecting:
 		h.start()
 	case StateRequesting:
@@ -40,7 +42,7 @@ func (h *clHarness) toState(s ClientState) {
 		h.toRebinding()
 	case StateRebooting:
 		h.saved = clSavedLease(h.now.Add(-time.Minute))
-		h.c = NewClient(h.c.s, h.saved, clRand(3))
+		h.c = New(h.c.s, h.saved, clRand(3))
 		h.start()
 	case StateReleased:
 		h.toBound()
@@ -52,14 +54,14 @@ func (h *clHarness) toState(s ClientState) {
 }
 
 func TestClientNAK(t *testing.T) {
-	for _, s := range []ClientState{StateRequesting, StateRebooting, StateRenewing, StateRebinding} {
+	for _, s := range []State{StateRequesting, StateRebooting, StateRenewing, StateRebinding} {
 		t.Run(s.String(), func(t *testing.T) {
-			h := newClHarness(t, ClientSettings{}, nil)
+			h := newClHarness(t, Settings{}, nil)
 			h.toState(s)
 			// In REBOOTING the address the last run left may be there.
 			wasConfigured := h.config != nil || h.leftover
 			xid := h.dhcp[len(h.dhcp)-1].msg.XID
-			acts := h.reply(Nak, nil)
+			acts := h.reply(dhcp.Nak, nil)
 			h.wantState(StateInit)
 			if got := clHas[Deconfigure](acts); got != wasConfigured {
 				t.Errorf("Deconfigure %v, configured %v", got, wasConfigured)
@@ -75,37 +77,37 @@ func TestClientNAK(t *testing.T) {
 			}
 			h.fire()
 			h.wantState(StateSelecting)
-			d := h.last(Discover)
+			d := h.last(dhcp.Discover)
 			if d.msg.XID == xid {
 				t.Error("same xid after NAK")
 			}
-			if _, ok := d.msg.Options.Get(OptRequestedIP); ok {
+			if _, ok := d.msg.Options.Get(dhcp.OptRequestedIP); ok {
 				t.Error("refused address requested again")
 			}
 		})
 	}
 	t.Run("rebinding accepts any server", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toState(StateRebinding)
 		h.srv.id = clServer2
-		h.reply(Nak, nil)
+		h.reply(dhcp.Nak, nil)
 		h.wantState(StateInit)
 	})
 	t.Run("backoff of repeated NAKs", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toRequesting()
 		want := defNAKWait
 		for i := 0; i < 9; i++ {
-			h.reply(Nak, nil)
+			h.reply(dhcp.Nak, nil)
 			if d := h.c.Deadline().Sub(h.now); d != want {
 				t.Fatalf("NAK %d: wait %v, want %v", i, d, want)
 			}
 			want = min(want*2, maxBackoff)
 			h.fire()
-			h.reply(Offer, nil)
+			h.reply(dhcp.Offer, nil)
 		}
 		// A bind resets it.
-		h.reply(Ack, nil)
+		h.reply(dhcp.Ack, nil)
 		for h.c.State() == StateChecking {
 			h.fire()
 		}
@@ -116,18 +118,18 @@ func TestClientNAK(t *testing.T) {
 }
 
 func TestClientRenewRebindExpire(t *testing.T) {
-	h := newClHarness(t, ClientSettings{Timings: ClientTimings{RetransMin: 10 * time.Second}}, nil)
+	h := newClHarness(t, Settings{Timings: Timings{RetransMin: 10 * time.Second}}, nil)
 	h.toBound()
 	l := h.c.Lease()
 	acts := func() []Action { h.toRenewing(); return h.acts }()
-	r := h.last(Request)
+	r := h.last(dhcp.Request)
 	if !r.unicast.IsValid() || r.unicast != clServer || r.msg.CIAddr != clAddr {
 		t.Fatalf("renew to %v ciaddr %v", r.unicast, r.msg.CIAddr)
 	}
-	if _, ok := r.msg.Options.Get(OptRequestedIP); ok {
+	if _, ok := r.msg.Options.Get(dhcp.OptRequestedIP); ok {
 		t.Error("renew with option 50")
 	}
-	if _, ok := r.msg.Options.Get(OptServerID); ok {
+	if _, ok := r.msg.Options.Get(dhcp.OptServerID); ok {
 		t.Error("renew with option 54")
 	}
 	if h.sockets != (Sockets{UDP: true, ARPDefense: true}) {
@@ -152,7 +154,7 @@ func TestClientRenewRebindExpire(t *testing.T) {
 		if got := h.now.Sub(prev); got != want {
 			t.Fatalf("renew retransmission after %v, want %v", got, want)
 		}
-		if h.last(Request).msg.XID != r.msg.XID {
+		if h.last(dhcp.Request).msg.XID != r.msg.XID {
 			t.Fatal("new xid within RENEWING")
 		}
 		prev = h.now
@@ -161,7 +163,7 @@ func TestClientRenewRebindExpire(t *testing.T) {
 	if !h.now.Equal(t2) {
 		t.Fatalf("rebinding at %v, want T2 %v", h.now, t2)
 	}
-	rb := h.last(Request)
+	rb := h.last(dhcp.Request)
 	if rb.unicast.IsValid() || rb.source != clAddr || rb.msg.CIAddr != clAddr {
 		t.Fatalf("rebind unicast %v source %v ciaddr %v", rb.unicast, rb.source, rb.msg.CIAddr)
 	}
@@ -191,15 +193,15 @@ func TestClientRenewRebindExpire(t *testing.T) {
 		t.Fatalf("expiry actions %v", acts)
 	}
 	h.wantState(StateSelecting)
-	if a, _ := h.last(Discover).opt(OptRequestedIP); a != clAddr {
+	if a, _ := h.last(dhcp.Discover).opt(dhcp.OptRequestedIP); a != clAddr {
 		t.Errorf("discover after expiry asks for %v", a)
 	}
 }
 
 func TestClientRenewalAck(t *testing.T) {
-	for _, s := range []ClientState{StateRenewing, StateRebinding} {
+	for _, s := range []State{StateRenewing, StateRebinding} {
 		t.Run(s.String(), func(t *testing.T) {
-			h := newClHarness(t, ClientSettings{}, nil)
+			h := newClHarness(t, Settings{}, nil)
 			h.toState(s)
 			reqAt := h.now
 			h.now = h.now.Add(2 * time.Second)
@@ -208,7 +210,7 @@ func TestClientRenewalAck(t *testing.T) {
 			if s == StateRebinding {
 				h.srv.id = clServer2 // another server may answer a rebind
 			}
-			acts := h.reply(Ack, nil)
+			acts := h.reply(dhcp.Ack, nil)
 			h.wantState(StateBound)
 			if !clHas[Configure](acts) || !clHas[SaveLease](acts) {
 				t.Fatalf("renewal actions %v", acts)
@@ -232,23 +234,23 @@ func TestClientRenewalAck(t *testing.T) {
 		})
 	}
 	t.Run("new gateway is learned", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toState(StateRenewing)
 		h.srv.routes = true
-		h.reply(Ack, nil)
-		if h.config.RouterMAC != (MAC{}) || h.c.gw != gwLearn || h.sockets != (Sockets{ARP: true}) {
+		h.reply(dhcp.Ack, nil)
+		if h.config.RouterMAC != (dhcp.MAC{}) || h.c.gw != gwLearn || h.sockets != (Sockets{ARP: true}) {
 			t.Fatalf("gateway change: mac %v phase %v sockets %+v", h.config.RouterMAC, h.c.gw, h.sockets)
 		}
 	})
 	t.Run("late timer skips to rebinding", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toBound()
 		h.now = h.c.lease.RebindAt().Add(time.Second)
 		h.record(h.c.HandleTimer(h.now))
 		h.wantState(StateRebinding)
 	})
 	t.Run("late timer after expiry", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toBound()
 		h.now = h.c.lease.Expiry().Add(time.Hour)
 		acts := h.record(h.c.HandleTimer(h.now))
@@ -261,20 +263,20 @@ func TestClientRenewalAck(t *testing.T) {
 
 func TestClientInitReboot(t *testing.T) {
 	t.Run("ack", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toState(StateRebooting)
-		r := h.last(Request)
-		if a, _ := r.opt(OptRequestedIP); a != clAddr {
+		r := h.last(dhcp.Request)
+		if a, _ := r.opt(dhcp.OptRequestedIP); a != clAddr {
 			t.Errorf("option 50 = %v", a)
 		}
-		if _, ok := r.msg.Options.Get(OptServerID); ok {
+		if _, ok := r.msg.Options.Get(dhcp.OptServerID); ok {
 			t.Error("init-reboot request with a server id")
 		}
 		if r.unicast.IsValid() || r.msg.CIAddr != netip.IPv4Unspecified() {
 			t.Errorf("unicast %v ciaddr %v", r.unicast, r.msg.CIAddr)
 		}
 		h.srv.id = clServer2 // any server may answer
-		h.reply(Ack, nil)
+		h.reply(dhcp.Ack, nil)
 		h.wantState(StateChecking)
 		h.fire()
 		h.wantState(StateBound)
@@ -283,7 +285,7 @@ func TestClientInitReboot(t *testing.T) {
 		}
 	})
 	t.Run("no answer", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toState(StateRebooting)
 		prev := h.now
 		for n := 0; n < defRebootTries-1; n++ {
@@ -299,26 +301,26 @@ func TestClientInitReboot(t *testing.T) {
 		if clHas[Deconfigure](acts) || clHas[ForgetLease](acts) {
 			t.Errorf("unexpected actions %v", acts)
 		}
-		if a, _ := h.last(Discover).opt(OptRequestedIP); a != clAddr {
+		if a, _ := h.last(dhcp.Discover).opt(dhcp.OptRequestedIP); a != clAddr {
 			t.Errorf("discover asks for %v", a)
 		}
 	})
 	t.Run("expired saved lease", func(t *testing.T) {
 		saved := clSavedLease(clT0.Add(-2 * time.Hour))
-		h := newClHarness(t, ClientSettings{}, saved)
+		h := newClHarness(t, Settings{}, saved)
 		acts := h.start()
 		h.wantState(StateSelecting)
 		if !clHas[ForgetLease](acts) {
 			t.Error("expired lease not forgotten")
 		}
-		if a, _ := h.last(Discover).opt(OptRequestedIP); a != clAddr {
+		if a, _ := h.last(dhcp.Discover).opt(dhcp.OptRequestedIP); a != clAddr {
 			t.Errorf("discover asks for %v", a)
 		}
 	})
 	t.Run("invalid saved lease", func(t *testing.T) {
 		saved := clSavedLease(clT0)
 		saved.T1 = 2 * time.Hour
-		h := newClHarness(t, ClientSettings{}, saved)
+		h := newClHarness(t, Settings{}, saved)
 		acts := h.start()
 		h.wantState(StateSelecting)
 		if !clHas[ForgetLease](acts) {
@@ -327,7 +329,7 @@ func TestClientInitReboot(t *testing.T) {
 	})
 	t.Run("lease expires while rebooting", func(t *testing.T) {
 		saved := clSavedLease(clT0.Add(-time.Hour + 5*time.Second))
-		h := newClHarness(t, ClientSettings{}, saved)
+		h := newClHarness(t, Settings{}, saved)
 		h.start()
 		h.wantState(StateRebooting)
 		var acts []Action
@@ -343,30 +345,30 @@ func TestClientInitReboot(t *testing.T) {
 }
 
 func TestClientARPCheck(t *testing.T) {
-	conflicts := map[string]ARP{
-		"reply":      {Op: ARPReply, SenderHW: clOtherMAC, SenderIP: clAddr, TargetHW: clMAC},
-		"probe":      {Op: ARPRequest, SenderHW: clOtherMAC, SenderIP: netip.IPv4Unspecified(), TargetIP: clAddr},
-		"announce":   {Op: ARPRequest, SenderHW: clOtherMAC, SenderIP: clAddr, TargetIP: clAddr},
-		"any sender": {Op: ARPRequest, SenderHW: clOtherMAC, SenderIP: clAddr, TargetIP: clRouter},
+	conflicts := map[string]dhcp.ARP{
+		"reply":      {Op: dhcp.ARPReply, SenderHW: clOtherMAC, SenderIP: clAddr, TargetHW: clMAC},
+		"probe":      {Op: dhcp.ARPRequest, SenderHW: clOtherMAC, SenderIP: netip.IPv4Unspecified(), TargetIP: clAddr},
+		"announce":   {Op: dhcp.ARPRequest, SenderHW: clOtherMAC, SenderIP: clAddr, TargetIP: clAddr},
+		"any sender": {Op: dhcp.ARPRequest, SenderHW: clOtherMAC, SenderIP: clAddr, TargetIP: clRouter},
 	}
 	for _, mode := range []ARPMode{ARPFast, ARPRFC5227} {
 		for name, a := range conflicts {
 			t.Run(mode.String()+"/"+name, func(t *testing.T) {
-				h := newClHarness(t, ClientSettings{ARP: mode}, nil)
+				h := newClHarness(t, Settings{ARP: mode}, nil)
 				h.toChecking()
 				h.wantState(StateChecking)
 				if mode == ARPRFC5227 {
 					h.fire() // first probe
 				}
-				xid := h.last(Request).msg.XID
+				xid := h.last(dhcp.Request).msg.XID
 				h.now = h.now.Add(3 * time.Millisecond)
 				acts := h.arpIn(a)
 				h.wantState(StateInit)
-				dec := h.last(Decline)
-				if s, _ := dec.opt(OptServerID); s != clServer {
+				dec := h.last(dhcp.Decline)
+				if s, _ := dec.opt(dhcp.OptServerID); s != clServer {
 					t.Errorf("decline server id %v", s)
 				}
-				if r, _ := dec.opt(OptRequestedIP); r != clAddr {
+				if r, _ := dec.opt(dhcp.OptRequestedIP); r != clAddr {
 					t.Errorf("decline option 50 %v", r)
 				}
 				if dec.msg.CIAddr != netip.IPv4Unspecified() || dec.unicast.IsValid() || dec.msg.XID != xid {
@@ -379,23 +381,23 @@ func TestClientARPCheck(t *testing.T) {
 					t.Errorf("wait %v after decline", d)
 				}
 				h.fire()
-				d := h.last(Discover)
+				d := h.last(dhcp.Discover)
 				if d.msg.XID == xid {
 					t.Error("same xid after decline")
 				}
-				if _, ok := d.msg.Options.Get(OptRequestedIP); ok {
+				if _, ok := d.msg.Options.Get(dhcp.OptRequestedIP); ok {
 					t.Error("declined address requested again")
 				}
 			})
 		}
 	}
 	t.Run("not conflicts", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toChecking()
-		for _, a := range []ARP{
-			{Op: ARPRequest, SenderHW: clMAC, SenderIP: netip.IPv4Unspecified(), TargetIP: clAddr}, // our own probe
-			{Op: ARPRequest, SenderHW: clOtherMAC, SenderIP: clRouter, TargetIP: clRouter},
-			{Op: ARPReply, SenderHW: clOtherMAC, SenderIP: clRouter, TargetIP: clAddr},
+		for _, a := range []dhcp.ARP{
+			{Op: dhcp.ARPRequest, SenderHW: clMAC, SenderIP: netip.IPv4Unspecified(), TargetIP: clAddr}, // our own probe
+			{Op: dhcp.ARPRequest, SenderHW: clOtherMAC, SenderIP: clRouter, TargetIP: clRouter},
+			{Op: dhcp.ARPReply, SenderHW: clOtherMAC, SenderIP: clRouter, TargetIP: clAddr},
 		} {
 			if acts := h.arpIn(a); len(acts) != 0 {
 				t.Fatalf("%+v: %v", a, acts)
@@ -406,7 +408,7 @@ func TestClientARPCheck(t *testing.T) {
 	})
 	t.Run("rfc5227 timing", func(t *testing.T) {
 		for seed := uint32(0); seed < 20; seed++ {
-			h := newClHarness(t, ClientSettings{ARP: ARPRFC5227}, nil)
+			h := newClHarness(t, Settings{ARP: ARPRFC5227}, nil)
 			h.c.rnd = clRand(seed)
 			h.toChecking()
 			ack := h.now
@@ -414,7 +416,7 @@ func TestClientARPCheck(t *testing.T) {
 			for h.c.State() == StateChecking {
 				n := len(h.arp)
 				h.fire()
-				if len(h.arp) > n && h.arp[n].Frame == ARPProbe(clMAC, clAddr) {
+				if len(h.arp) > n && h.arp[n].Frame == dhcp.ARPProbe(clMAC, clAddr) {
 					probes = append(probes, h.now)
 				}
 			}
@@ -436,7 +438,7 @@ func TestClientARPCheck(t *testing.T) {
 		}
 	})
 	t.Run("off", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{ARP: ARPOff}, nil)
+		h := newClHarness(t, Settings{ARP: ARPOff}, nil)
 		h.toChecking()
 		h.wantState(StateBound)
 		for _, a := range h.arp {
@@ -446,14 +448,14 @@ func TestClientARPCheck(t *testing.T) {
 		}
 	})
 	t.Run("carrier lost while checking", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toChecking()
 		h.link(false)
 		if !h.c.Deadline().IsZero() {
 			t.Fatal("probe timer while the carrier is down")
 		}
 		h.link(true)
-		if len(h.arp) != 2 || h.arp[1].Frame != ARPProbe(clMAC, clAddr) {
+		if len(h.arp) != 2 || h.arp[1].Frame != dhcp.ARPProbe(clMAC, clAddr) {
 			t.Fatalf("probing not restarted: %+v", h.arp)
 		}
 		h.fire()
@@ -462,8 +464,8 @@ func TestClientARPCheck(t *testing.T) {
 }
 
 func TestClientDefense(t *testing.T) {
-	conflict := ARP{Op: ARPRequest, SenderHW: clOtherMAC, SenderIP: clAddr, TargetIP: clAddr}
-	announce := ARPAnnouncement(clMAC, clAddr)
+	conflict := dhcp.ARP{Op: dhcp.ARPRequest, SenderHW: clOtherMAC, SenderIP: clAddr, TargetIP: clAddr}
+	announce := dhcp.ARPAnnouncement(clMAC, clAddr)
 	countAnn := func(acts []Action) int {
 		n := 0
 		for _, a := range acts {
@@ -474,7 +476,7 @@ func TestClientDefense(t *testing.T) {
 		return n
 	}
 	t.Run("second conflict within interval gives up", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toBound()
 		h.advance(5 * time.Second) // announcements done
 		acts := h.arpIn(conflict)
@@ -487,16 +489,16 @@ func TestClientDefense(t *testing.T) {
 		if countAnn(acts) != 0 || !clHas[Deconfigure](acts) || !clHas[ForgetLease](acts) {
 			t.Fatalf("second conflict: %v", acts)
 		}
-		if clHas[SendDHCP](acts) && h.dhcp[len(h.dhcp)-1].typ() != Discover {
+		if clHas[SendDHCP](acts) && h.dhcp[len(h.dhcp)-1].typ() != dhcp.Discover {
 			t.Fatal("decline or release for a bound address")
 		}
 		h.wantState(StateSelecting)
-		if _, ok := h.last(Discover).msg.Options.Get(OptRequestedIP); ok {
+		if _, ok := h.last(dhcp.Discover).msg.Options.Get(dhcp.OptRequestedIP); ok {
 			t.Error("conflicting address requested again")
 		}
 	})
 	t.Run("second conflict after interval defends again", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toBound()
 		h.arpIn(conflict)
 		h.advance(defDefendInterval)
@@ -506,7 +508,7 @@ func TestClientDefense(t *testing.T) {
 		h.wantState(StateBound)
 	})
 	t.Run("relentless rate limit", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{DefendRelentless: true}, nil)
+		h := newClHarness(t, Settings{DefendRelentless: true}, nil)
 		h.toBound()
 		h.advance(5 * time.Second)
 		total := 0
@@ -522,19 +524,19 @@ func TestClientDefense(t *testing.T) {
 		}
 	})
 	t.Run("defense in renewing", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toState(StateRenewing)
 		if acts := h.arpIn(conflict); countAnn(acts) != 1 {
 			t.Fatalf("%v", acts)
 		}
 	})
 	t.Run("own packets and other addresses", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toBound()
-		for _, a := range []ARP{
+		for _, a := range []dhcp.ARP{
 			announce,
-			{Op: ARPRequest, SenderHW: clOtherMAC, SenderIP: netip.MustParseAddr("192.0.2.9"), TargetIP: clAddr},
-			{Op: ARPRequest, SenderHW: clOtherMAC, SenderIP: netip.IPv4Unspecified(), TargetIP: clAddr},
+			{Op: dhcp.ARPRequest, SenderHW: clOtherMAC, SenderIP: netip.MustParseAddr("192.0.2.9"), TargetIP: clAddr},
+			{Op: dhcp.ARPRequest, SenderHW: clOtherMAC, SenderIP: netip.IPv4Unspecified(), TargetIP: clAddr},
 		} {
 			if acts := h.arpIn(a); len(acts) != 0 {
 				t.Fatalf("%+v: %v", a, acts)
@@ -542,7 +544,7 @@ func TestClientDefense(t *testing.T) {
 		}
 	})
 	t.Run("ignored when not configured", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toState(StateReleased)
 		if acts := h.arpIn(conflict); len(acts) != 0 {
 			t.Fatal(acts)
@@ -551,11 +553,11 @@ func TestClientDefense(t *testing.T) {
 }
 
 func TestClientLink(t *testing.T) {
-	reply := func(mac MAC) ARP {
-		return ARP{Op: ARPReply, SenderHW: mac, SenderIP: clRouter, TargetHW: clMAC, TargetIP: clAddr}
+	reply := func(mac dhcp.MAC) dhcp.ARP {
+		return dhcp.ARP{Op: dhcp.ARPReply, SenderHW: mac, SenderIP: clRouter, TargetHW: clMAC, TargetIP: clAddr}
 	}
 	downUp := func(t *testing.T) *clHarness {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toBound()
 		h.advance(5 * time.Second)
 		h.link(false)
@@ -568,7 +570,7 @@ func TestClientLink(t *testing.T) {
 		if h.sockets != (Sockets{ARP: true}) {
 			t.Fatalf("sockets %+v", h.sockets)
 		}
-		if q := h.arp[len(h.arp)-1].Frame; q != ARPQuery(clMAC, clAddr, clRouter) {
+		if q := h.arp[len(h.arp)-1].Frame; q != dhcp.ARPQuery(clMAC, clAddr, clRouter) {
 			t.Fatalf("gateway query %+v", q)
 		}
 		return h
@@ -580,7 +582,7 @@ func TestClientLink(t *testing.T) {
 		if clHas[Deconfigure](acts) || clHas[SendDHCP](acts) {
 			t.Fatalf("%v", acts)
 		}
-		if h.arp[len(h.arp)-1].Frame != ARPAnnouncement(clMAC, clAddr) || h.sockets != (Sockets{ARPDefense: true}) {
+		if h.arp[len(h.arp)-1].Frame != dhcp.ARPAnnouncement(clMAC, clAddr) || h.sockets != (Sockets{ARPDefense: true}) {
 			t.Fatalf("arp %+v sockets %+v", h.arp[len(h.arp)-1], h.sockets)
 		}
 	})
@@ -588,14 +590,14 @@ func TestClientLink(t *testing.T) {
 		h := downUp(t)
 		h.arpIn(reply(clOtherMAC))
 		h.wantState(StateRebooting)
-		r := h.last(Request)
-		if a, _ := r.opt(OptRequestedIP); a != clAddr {
+		r := h.last(dhcp.Request)
+		if a, _ := r.opt(dhcp.OptRequestedIP); a != clAddr {
 			t.Fatalf("init-reboot asks for %v", a)
 		}
 		if h.config == nil {
 			t.Fatal("deconfigured before the server said so")
 		}
-		acts := h.reply(Nak, nil)
+		acts := h.reply(dhcp.Nak, nil)
 		if !clHas[Deconfigure](acts) {
 			t.Fatal("NAK on another network did not deconfigure")
 		}
@@ -604,7 +606,7 @@ func TestClientLink(t *testing.T) {
 	t.Run("other gateway, same network after all", func(t *testing.T) {
 		h := downUp(t)
 		h.arpIn(reply(clOtherMAC))
-		acts := h.reply(Ack, nil)
+		acts := h.reply(dhcp.Ack, nil)
 		h.wantState(StateBound)
 		if !clHas[Configure](acts) || len(h.arp) == 0 {
 			t.Fatal(acts)
@@ -624,9 +626,9 @@ func TestClientLink(t *testing.T) {
 		}
 	})
 	t.Run("no sends while down", func(t *testing.T) {
-		for _, s := range []ClientState{StateSelecting, StateRequesting, StateRebooting, StateRenewing, StateRebinding, StateInit} {
+		for _, s := range []State{StateSelecting, StateRequesting, StateRebooting, StateRenewing, StateRebinding, StateInit} {
 			t.Run(s.String(), func(t *testing.T) {
-				h := newClHarness(t, ClientSettings{}, nil)
+				h := newClHarness(t, Settings{}, nil)
 				h.toState(s)
 				h.link(false)
 				n := len(h.dhcp)
@@ -645,8 +647,8 @@ func TestClientLink(t *testing.T) {
 		}
 	})
 	t.Run("exchange restarts on carrier up", func(t *testing.T) {
-		for _, s := range []ClientState{StateRenewing, StateRebinding} {
-			h := newClHarness(t, ClientSettings{}, nil)
+		for _, s := range []State{StateRenewing, StateRebinding} {
+			h := newClHarness(t, Settings{}, nil)
 			h.toState(s)
 			h.advance(time.Second)
 			h.link(false)
@@ -654,15 +656,15 @@ func TestClientLink(t *testing.T) {
 			n := len(h.dhcp)
 			h.link(true)
 			h.wantState(s)
-			if len(h.dhcp) != n+1 || h.last(Request).unicast.IsValid() != (s == StateRenewing) {
+			if len(h.dhcp) != n+1 || h.last(dhcp.Request).unicast.IsValid() != (s == StateRenewing) {
 				t.Fatalf("%v: request not sent again", s)
 			}
-			h.reply(Ack, nil)
+			h.reply(dhcp.Ack, nil)
 			h.wantState(StateBound)
 		}
 	})
 	t.Run("renew timer while down", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.toBound()
 		h.link(false)
 		h.advance(h.c.lease.RenewAt().Sub(h.now))
@@ -681,10 +683,10 @@ func TestClientLink(t *testing.T) {
 			t.Fatal("retransmission timer while down")
 		}
 		h.link(true)
-		h.last(Discover)
+		h.last(dhcp.Discover)
 	})
 	t.Run("learning cut short", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{ARP: ARPOff}, nil)
+		h := newClHarness(t, Settings{ARP: ARPOff}, nil)
 		h.toChecking()
 		h.link(false)
 		if h.c.gw != gwIdle || h.sockets != (Sockets{ARPDefense: true}) {
@@ -696,7 +698,7 @@ func TestClientLink(t *testing.T) {
 }
 
 func TestClientSignals(t *testing.T) {
-	states := []ClientState{StateInit, StateSelecting, StateRequesting, StateChecking, StateBound,
+	states := []State{StateInit, StateSelecting, StateRequesting, StateChecking, StateBound,
 		StateRenewing, StateRebinding, StateRebooting, StateReleased}
 	for _, s := range states {
 		for _, down := range []bool{false, true} {
@@ -705,7 +707,7 @@ func TestClientSignals(t *testing.T) {
 				name += "/down"
 			}
 			setup := func(t *testing.T) *clHarness {
-				h := newClHarness(t, ClientSettings{}, nil)
+				h := newClHarness(t, Settings{}, nil)
 				h.toState(s)
 				if down {
 					h.link(false)
@@ -736,14 +738,14 @@ func TestClientSignals(t *testing.T) {
 					t.Fatalf("release sent %v, configured %v down %v", sentRelease, configured, down)
 				}
 				if sentRelease {
-					r := h.last(Release)
+					r := h.last(dhcp.Release)
 					if r.unicast != lease.ServerID || r.msg.CIAddr != clAddr {
 						t.Errorf("release to %v ciaddr %v", r.unicast, r.msg.CIAddr)
 					}
-					if _, ok := r.msg.Options.Get(OptRequestedIP); ok {
+					if _, ok := r.msg.Options.Get(dhcp.OptRequestedIP); ok {
 						t.Error("release with option 50")
 					}
-					if a, _ := r.opt(OptServerID); a != lease.ServerID {
+					if a, _ := r.opt(dhcp.OptServerID); a != lease.ServerID {
 						t.Errorf("release option 54 %v", a)
 					}
 				}
@@ -758,7 +760,7 @@ func TestClientSignals(t *testing.T) {
 				h.link(true)
 				h.record(h.c.Renew(h.now))
 				h.wantState(StateSelecting)
-				h.last(Discover)
+				h.last(dhcp.Discover)
 			})
 			t.Run(name+"/renew", func(t *testing.T) {
 				h := setup(t)
@@ -784,7 +786,7 @@ func TestClientSignals(t *testing.T) {
 					t.Error("renew sent nothing")
 				}
 				if want == StateRenewing && !down {
-					h.reply(Ack, nil)
+					h.reply(dhcp.Ack, nil)
 					h.wantState(StateBound)
 				}
 			})
@@ -818,8 +820,8 @@ func TestClientSignals(t *testing.T) {
 						func() []Action { return h.c.Renew(h.now) },
 						func() []Action { return h.c.Release(h.now) },
 						func() []Action { return h.c.HandleTimer(h.now.Add(time.Hour)) },
-						func() []Action { return h.c.HandlePacket(h.now, &Message{}) },
-						func() []Action { return h.c.HandleARP(h.now, ARP{SenderIP: clAddr}) },
+						func() []Action { return h.c.HandlePacket(h.now, &dhcp.Message{}) },
+						func() []Action { return h.c.HandleARP(h.now, dhcp.ARP{SenderIP: clAddr}) },
 						func() []Action { return h.c.HandleLink(h.now, h.down) },
 					} {
 						if acts := f(); len(acts) != 0 {
@@ -833,7 +835,7 @@ func TestClientSignals(t *testing.T) {
 }
 
 func TestClientOneShot(t *testing.T) {
-	h := newClHarness(t, ClientSettings{OneShot: true}, nil)
+	h := newClHarness(t, Settings{OneShot: true}, nil)
 	h.toChecking()
 	acts := h.fire()
 	if h.exit == nil || h.exit.Code != ExitOK {

@@ -1,4 +1,4 @@
-package dhcp
+package client
 
 import (
 	"encoding/binary"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
 // The client tests run the state machine against a scripted fake server
@@ -17,9 +19,9 @@ import (
 // test and passed into every call.
 
 var (
-	clMAC       = MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}
-	clOtherMAC  = MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0x99}
-	clRouterMAC = MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0xfe}
+	clMAC       = dhcp.MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}
+	clOtherMAC  = dhcp.MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0x99}
+	clRouterMAC = dhcp.MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0xfe}
 	clServer    = netip.MustParseAddr("192.0.2.1")
 	clServer2   = netip.MustParseAddr("192.0.2.2")
 	clAddr      = netip.MustParseAddr("192.0.2.50")
@@ -55,48 +57,48 @@ func newClFakeServer() *clFakeServer {
 
 // reply builds a reply of type typ to req, then lets mod change it before
 // it is encoded and decoded again, as it would travel on the wire.
-func (s *clFakeServer) reply(t testing.TB, req *Message, typ MessageType, mod func(*Message)) *Message {
+func (s *clFakeServer) reply(t testing.TB, req *dhcp.Message, typ dhcp.MessageType, mod func(*dhcp.Message)) *dhcp.Message {
 	t.Helper()
-	m := &Message{Op: BootReply, HType: HTypeEthernet, HLen: HLenEthernet, XID: req.XID, CHAddr: req.CHAddr}
+	m := &dhcp.Message{Op: dhcp.BootReply, HType: dhcp.HTypeEthernet, HLen: dhcp.HLenEthernet, XID: req.XID, CHAddr: req.CHAddr}
 	o := &m.Options
-	mustSet(t, o, OptMessageType, []byte{byte(typ)})
+	mustSet(t, o, dhcp.OptMessageType, []byte{byte(typ)})
 	if !s.noServerID {
-		mustSet(t, o, OptServerID, s.id.AsSlice())
+		mustSet(t, o, dhcp.OptServerID, s.id.AsSlice())
 	}
-	if typ != Nak {
+	if typ != dhcp.Nak {
 		m.YIAddr = s.addr
 		if s.leaseSecs != 0 {
-			mustSet(t, o, OptLeaseTime, binary.BigEndian.AppendUint32(nil, s.leaseSecs))
+			mustSet(t, o, dhcp.OptLeaseTime, binary.BigEndian.AppendUint32(nil, s.leaseSecs))
 		}
 		if s.t1 != 0 {
-			mustSet(t, o, OptRenewalTime, binary.BigEndian.AppendUint32(nil, s.t1))
+			mustSet(t, o, dhcp.OptRenewalTime, binary.BigEndian.AppendUint32(nil, s.t1))
 		}
 		if s.t2 != 0 {
-			mustSet(t, o, OptRebindingTime, binary.BigEndian.AppendUint32(nil, s.t2))
+			mustSet(t, o, dhcp.OptRebindingTime, binary.BigEndian.AppendUint32(nil, s.t2))
 		}
-		mustSet(t, o, OptSubnetMask, []byte{255, 255, 255, 0})
-		mustSet(t, o, OptRouter, clRouter.AsSlice())
+		mustSet(t, o, dhcp.OptSubnetMask, []byte{255, 255, 255, 0})
+		mustSet(t, o, dhcp.OptRouter, clRouter.AsSlice())
 		var dns []byte
 		for _, a := range s.dns {
 			dns = append(dns, a.AsSlice()...)
 		}
 		if len(dns) > 0 {
-			mustSet(t, o, OptDNS, dns)
+			mustSet(t, o, dhcp.OptDNS, dns)
 		}
 		if s.mtu != 0 {
-			mustSet(t, o, OptInterfaceMTU, binary.BigEndian.AppendUint16(nil, s.mtu))
+			mustSet(t, o, dhcp.OptInterfaceMTU, binary.BigEndian.AppendUint16(nil, s.mtu))
 		}
 		if s.routes {
-			r, err := AppendRoutes(nil, []Route{
+			r, err := dhcp.AppendRoutes(nil, []dhcp.Route{
 				{Dst: netip.MustParsePrefix("198.51.100.0/24"), Gateway: netip.MustParseAddr("192.0.2.253")},
 				{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("192.0.2.252")},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustSet(t, o, OptClasslessRoutes, r)
+			mustSet(t, o, dhcp.OptClasslessRoutes, r)
 		}
-		mustSet(t, o, OptDomainName, []byte("example.org"))
+		mustSet(t, o, dhcp.OptDomainName, []byte("example.org"))
 	}
 	if mod != nil {
 		mod(m)
@@ -105,7 +107,7 @@ func (s *clFakeServer) reply(t testing.TB, req *Message, typ MessageType, mod fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out Message
+	var out dhcp.Message
 	if err := out.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
@@ -114,21 +116,21 @@ func (s *clFakeServer) reply(t testing.TB, req *Message, typ MessageType, mod fu
 
 // clSent is one SendDHCP, decoded.
 type clSent struct {
-	msg     *Message
+	msg     *dhcp.Message
 	unicast netip.Addr
 	source  netip.Addr
 	at      time.Time
 }
 
-func (s clSent) typ() MessageType {
-	v, _ := s.msg.Options.Get(OptMessageType)
+func (s clSent) typ() dhcp.MessageType {
+	v, _ := s.msg.Options.Get(dhcp.OptMessageType)
 	if len(v) != 1 {
 		return 0
 	}
-	return MessageType(v[0])
+	return dhcp.MessageType(v[0])
 }
 
-func (s clSent) opt(code OptionCode) (netip.Addr, bool) {
+func (s clSent) opt(code dhcp.OptionCode) (netip.Addr, bool) {
 	v, ok := s.msg.Options.Get(code)
 	if !ok || len(v) != 4 {
 		return netip.Addr{}, ok
@@ -159,13 +161,13 @@ type clHarness struct {
 	errOK    bool // error logs are expected
 }
 
-func newClHarness(t *testing.T, s ClientSettings, saved *Lease) *clHarness {
+func newClHarness(t *testing.T, s Settings, saved *Lease) *clHarness {
 	t.Helper()
-	if s.MAC == (MAC{}) {
+	if s.MAC == (dhcp.MAC{}) {
 		s.MAC = clMAC
 	}
 	h := &clHarness{t: t, srv: newClFakeServer(), now: clT0, saved: saved}
-	h.c = NewClient(s, saved, clRand(1))
+	h.c = New(s, saved, clRand(1))
 	return h
 }
 
@@ -191,11 +193,11 @@ func (h *clHarness) record(acts []Action) []Action {
 			if len(a.Packet) < 300 {
 				t.Fatalf("packet of %d octets", len(a.Packet))
 			}
-			m := new(Message)
+			m := new(dhcp.Message)
 			if err := m.UnmarshalBinary(a.Packet); err != nil {
 				t.Fatalf("client sent an undecodable message: %v", err)
 			}
-			if m.Op != BootRequest || MAC(m.CHAddr[:6]) != h.c.s.MAC {
+			if m.Op != dhcp.BootRequest || dhcp.MAC(m.CHAddr[:6]) != h.c.s.MAC {
 				t.Fatalf("client sent op %v chaddr %x", m.Op, m.CHAddr)
 			}
 			h.dhcp = append(h.dhcp, clSent{msg: m, unicast: a.Unicast, source: a.Source, at: h.now})
@@ -264,12 +266,12 @@ func (h *clHarness) start() []Action {
 	return h.record(h.c.Start(h.now))
 }
 
-func (h *clHarness) packet(m *Message) []Action {
+func (h *clHarness) packet(m *dhcp.Message) []Action {
 	h.t.Helper()
 	return h.record(h.c.HandlePacket(h.now, m))
 }
 
-func (h *clHarness) arpIn(a ARP) []Action {
+func (h *clHarness) arpIn(a dhcp.ARP) []Action {
 	h.t.Helper()
 	return h.record(h.c.HandleARP(h.now, a))
 }
@@ -309,7 +311,7 @@ func (h *clHarness) advance(d time.Duration) {
 }
 
 // last returns the last DHCP message sent, which must have type typ.
-func (h *clHarness) last(typ MessageType) clSent {
+func (h *clHarness) last(typ dhcp.MessageType) clSent {
 	h.t.Helper()
 	if len(h.dhcp) == 0 {
 		h.t.Fatalf("nothing sent, want %v", typ)
@@ -321,7 +323,7 @@ func (h *clHarness) last(typ MessageType) clSent {
 	return s
 }
 
-func (h *clHarness) wantState(s ClientState) {
+func (h *clHarness) wantState(s State) {
 	h.t.Helper()
 	if got := h.c.State(); got != s {
 		h.t.Fatalf("state %v, want %v", got, s)
@@ -329,7 +331,7 @@ func (h *clHarness) wantState(s ClientState) {
 }
 
 // reply answers the last message sent with typ.
-func (h *clHarness) reply(typ MessageType, mod func(*Message)) []Action {
+func (h *clHarness) reply(typ dhcp.MessageType, mod func(*dhcp.Message)) []Action {
 	h.t.Helper()
 	return h.packet(h.srv.reply(h.t, h.dhcp[len(h.dhcp)-1].msg, typ, mod))
 }
@@ -338,17 +340,17 @@ func (h *clHarness) reply(typ MessageType, mod func(*Message)) []Action {
 func (h *clHarness) toRequesting() {
 	h.t.Helper()
 	h.start()
-	h.last(Discover)
-	h.reply(Offer, nil)
+	h.last(dhcp.Discover)
+	h.reply(dhcp.Offer, nil)
 	h.wantState(StateRequesting)
-	h.last(Request)
+	h.last(dhcp.Request)
 }
 
 // toChecking runs up to ARP-CHECKING (or BOUND with ARPOff).
 func (h *clHarness) toChecking() {
 	h.t.Helper()
 	h.toRequesting()
-	h.reply(Ack, nil)
+	h.reply(dhcp.Ack, nil)
 }
 
 // toBound runs up to BOUND and completes the post-bind ARP work: the
@@ -363,7 +365,7 @@ func (h *clHarness) toBound() {
 	}
 	h.wantState(StateBound)
 	if h.c.gw == gwLearn {
-		h.arpIn(ARP{Op: ARPReply, SenderHW: clRouterMAC, SenderIP: clRouter, TargetHW: clMAC, TargetIP: clAddr})
+		h.arpIn(dhcp.ARP{Op: dhcp.ARPReply, SenderHW: clRouterMAC, SenderIP: clRouter, TargetHW: clMAC, TargetIP: clAddr})
 	}
 }
 
@@ -410,7 +412,7 @@ func clHasLog(acts []Action, substr string) bool {
 }
 
 func TestClientHappyPath(t *testing.T) {
-	h := newClHarness(t, ClientSettings{RequestAddr: netip.MustParseAddr("192.0.2.99"), Hostname: mustHost(t, "box")}, nil)
+	h := newClHarness(t, Settings{RequestAddr: netip.MustParseAddr("192.0.2.99"), Hostname: mustHost(t, "box")}, nil)
 	acts := h.start()
 	h.wantState(StateSelecting)
 	if h.sockets != (Sockets{Raw: true}) {
@@ -419,42 +421,42 @@ func TestClientHappyPath(t *testing.T) {
 	if !clHasLog(acts, "state SELECTING") {
 		t.Error("no state log")
 	}
-	d := h.last(Discover)
-	if a, _ := d.opt(OptRequestedIP); a != netip.MustParseAddr("192.0.2.99") {
+	d := h.last(dhcp.Discover)
+	if a, _ := d.opt(dhcp.OptRequestedIP); a != netip.MustParseAddr("192.0.2.99") {
 		t.Errorf("discover option 50 = %v", a)
 	}
 	if d.unicast.IsValid() || d.msg.CIAddr.IsValid() && !d.msg.CIAddr.IsUnspecified() {
 		t.Errorf("discover unicast %v ciaddr %v", d.unicast, d.msg.CIAddr)
 	}
-	if _, ok := d.msg.Options.Get(OptHostname); !ok {
+	if _, ok := d.msg.Options.Get(dhcp.OptHostname); !ok {
 		t.Error("discover without option 12")
 	}
 
 	h.now = h.now.Add(1500 * time.Millisecond)
-	h.reply(Offer, nil)
+	h.reply(dhcp.Offer, nil)
 	h.wantState(StateRequesting)
-	r := h.last(Request)
+	r := h.last(dhcp.Request)
 	if r.msg.XID != d.msg.XID {
 		t.Errorf("request xid %x, discover %x", r.msg.XID, d.msg.XID)
 	}
 	if r.msg.Secs != 1 {
 		t.Errorf("request secs %d, want 1", r.msg.Secs)
 	}
-	if a, _ := r.opt(OptRequestedIP); a != clAddr {
+	if a, _ := r.opt(dhcp.OptRequestedIP); a != clAddr {
 		t.Errorf("request option 50 = %v", a)
 	}
-	if a, _ := r.opt(OptServerID); a != clServer {
+	if a, _ := r.opt(dhcp.OptServerID); a != clServer {
 		t.Errorf("request option 54 = %v", a)
 	}
 	reqAt := h.now
 
 	h.now = h.now.Add(time.Second)
-	acts = h.reply(Ack, nil)
+	acts = h.reply(dhcp.Ack, nil)
 	h.wantState(StateChecking)
 	if h.sockets != (Sockets{Raw: true, ARP: true}) {
 		t.Fatalf("checking sockets %+v", h.sockets)
 	}
-	if len(h.arp) != 1 || h.arp[0].Frame != ARPProbe(clMAC, clAddr) {
+	if len(h.arp) != 1 || h.arp[0].Frame != dhcp.ARPProbe(clMAC, clAddr) {
 		t.Fatalf("probe %+v", h.arp)
 	}
 	if clHas[Configure](acts) {
@@ -484,12 +486,12 @@ func TestClientHappyPath(t *testing.T) {
 	if h.sockets != (Sockets{ARP: true}) {
 		t.Fatalf("bound sockets %+v", h.sockets)
 	}
-	if n := len(h.arp); n != 3 || h.arp[1].Frame != ARPAnnouncement(clMAC, clAddr) ||
-		h.arp[2].Frame != ARPQuery(clMAC, clAddr, clRouter) {
+	if n := len(h.arp); n != 3 || h.arp[1].Frame != dhcp.ARPAnnouncement(clMAC, clAddr) ||
+		h.arp[2].Frame != dhcp.ARPQuery(clMAC, clAddr, clRouter) {
 		t.Fatalf("arp after bind %+v", h.arp)
 	}
 	h.now = h.now.Add(5 * time.Millisecond)
-	acts = h.arpIn(ARP{Op: ARPReply, SenderHW: clRouterMAC, SenderIP: clRouter, TargetHW: clMAC, TargetIP: clAddr})
+	acts = h.arpIn(dhcp.ARP{Op: dhcp.ARPReply, SenderHW: clRouterMAC, SenderIP: clRouter, TargetHW: clMAC, TargetIP: clAddr})
 	if !clHas[SaveLease](acts) || h.saved.RouterMAC != clRouterMAC {
 		t.Fatalf("router mac not saved: %v", acts)
 	}
@@ -505,7 +507,7 @@ func TestClientHappyPath(t *testing.T) {
 		t.Fatalf("deadline %v, want second announcement at %v", got, annAt)
 	}
 	h.fire()
-	if n := len(h.arp); n != 4 || h.arp[3].Frame != ARPAnnouncement(clMAC, clAddr) {
+	if n := len(h.arp); n != 4 || h.arp[3].Frame != dhcp.ARPAnnouncement(clMAC, clAddr) {
 		t.Fatalf("second announcement %+v", h.arp)
 	}
 	// Then nothing until T1.
@@ -523,8 +525,8 @@ func TestClientStateStrings(t *testing.T) {
 		}
 		seen[n] = true
 	}
-	if ClientState(99).String() != "state(99)" {
-		t.Error(ClientState(99).String())
+	if State(99).String() != "state(99)" {
+		t.Error(State(99).String())
 	}
 	for m, w := range map[ARPMode]string{ARPFast: "fast", ARPRFC5227: "rfc5227", ARPOff: "off", 9: "arpmode(9)"} {
 		if m.String() != w {
@@ -536,13 +538,13 @@ func TestClientStateStrings(t *testing.T) {
 func TestClientHostileReplies(t *testing.T) {
 	type tc struct {
 		name  string
-		state ClientState
+		state State
 		srv   func(*clFakeServer)
-		typ   MessageType
-		mod   func(*Message)
+		typ   dhcp.MessageType
+		mod   func(*dhcp.Message)
 	}
-	bad := func(code OptionCode, v []byte) func(*Message) {
-		return func(m *Message) {
+	bad := func(code dhcp.OptionCode, v []byte) func(*dhcp.Message) {
+		return func(m *dhcp.Message) {
 			if v == nil {
 				m.Options.Del(code)
 				return
@@ -553,45 +555,45 @@ func TestClientHostileReplies(t *testing.T) {
 		}
 	}
 	cases := []tc{
-		{"wrong xid", StateSelecting, nil, Offer, func(m *Message) { m.XID++ }},
-		{"wrong chaddr", StateSelecting, nil, Offer, func(m *Message) { m.CHAddr[5] ^= 1 }},
-		{"bootrequest", StateSelecting, nil, Offer, func(m *Message) { m.Op = BootRequest }},
-		{"not ethernet", StateSelecting, nil, Offer, func(m *Message) { m.HType = 6 }},
-		{"offer without server id", StateSelecting, func(s *clFakeServer) { s.noServerID = true }, Offer, nil},
-		{"server id broadcast", StateSelecting, func(s *clFakeServer) { s.id = netip.MustParseAddr("255.255.255.255") }, Offer, nil},
-		{"yiaddr zero", StateSelecting, func(s *clFakeServer) { s.addr = netip.IPv4Unspecified() }, Offer, nil},
-		{"yiaddr broadcast", StateSelecting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("255.255.255.255") }, Offer, nil},
-		{"yiaddr multicast", StateSelecting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("224.0.0.1") }, Offer, nil},
-		{"yiaddr loopback", StateSelecting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("127.0.0.1") }, Offer, nil},
-		{"yiaddr subnet broadcast", StateSelecting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("192.0.2.255") }, Offer, nil},
-		{"missing lease time", StateSelecting, func(s *clFakeServer) { s.leaseSecs = 0 }, Offer, nil},
-		{"lease time zero", StateSelecting, nil, Offer, bad(OptLeaseTime, []byte{0, 0, 0, 0})},
-		{"no message type", StateSelecting, nil, Offer, bad(OptMessageType, nil)},
-		{"message type request", StateSelecting, nil, Offer, bad(OptMessageType, []byte{byte(Request)})},
-		{"message type malformed", StateSelecting, nil, Offer, bad(OptMessageType, []byte{2, 2})},
-		{"ack in selecting", StateSelecting, nil, Ack, nil},
-		{"nak in selecting", StateSelecting, nil, Nak, nil},
-		{"client id mismatch", StateSelecting, nil, Offer, bad(OptClientID, []byte{1, 2, 3, 4, 5, 6, 7})},
-		{"non-contiguous mask", StateSelecting, nil, Offer, bad(OptSubnetMask, []byte{255, 0, 255, 0})},
-		{"dns 0.0.0.0", StateSelecting, func(s *clFakeServer) { s.dns = []netip.Addr{netip.IPv4Unspecified()} }, Offer, nil},
-		{"bad host name", StateSelecting, nil, Offer, bad(OptHostname, []byte("a b"))},
-		{"mtu too small", StateSelecting, func(s *clFakeServer) { s.mtu = 40 }, Offer, nil},
-		{"ack from another server", StateRequesting, func(s *clFakeServer) { s.id = clServer2 }, Ack, nil},
-		{"nak from another server", StateRequesting, func(s *clFakeServer) { s.id = clServer2 }, Nak, nil},
-		{"ack for another address", StateRequesting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("192.0.2.51") }, Ack, nil},
-		{"offer in requesting", StateRequesting, nil, Offer, nil},
-		{"ack without lease time", StateRequesting, func(s *clFakeServer) { s.leaseSecs = 0 }, Ack, nil},
-		{"ack wrong xid", StateRequesting, nil, Ack, func(m *Message) { m.XID ^= 0x80 }},
-		{"ack with loopback dns", StateRequesting, func(s *clFakeServer) { s.dns = []netip.Addr{netip.MustParseAddr("127.0.0.1")} }, Ack, nil},
-		{"ack from another server in renewing", StateRenewing, func(s *clFakeServer) { s.id = clServer2 }, Ack, nil},
-		{"nak from another server in renewing", StateRenewing, func(s *clFakeServer) { s.id = clServer2 }, Nak, nil},
-		{"offer in renewing", StateRenewing, nil, Offer, nil},
-		{"ack for another address in rebinding", StateRebinding, func(s *clFakeServer) { s.addr = netip.MustParseAddr("192.0.2.51") }, Ack, nil},
-		{"ack in bound", StateBound, nil, Ack, nil},
+		{"wrong xid", StateSelecting, nil, dhcp.Offer, func(m *dhcp.Message) { m.XID++ }},
+		{"wrong chaddr", StateSelecting, nil, dhcp.Offer, func(m *dhcp.Message) { m.CHAddr[5] ^= 1 }},
+		{"bootrequest", StateSelecting, nil, dhcp.Offer, func(m *dhcp.Message) { m.Op = dhcp.BootRequest }},
+		{"not ethernet", StateSelecting, nil, dhcp.Offer, func(m *dhcp.Message) { m.HType = 6 }},
+		{"offer without server id", StateSelecting, func(s *clFakeServer) { s.noServerID = true }, dhcp.Offer, nil},
+		{"server id broadcast", StateSelecting, func(s *clFakeServer) { s.id = netip.MustParseAddr("255.255.255.255") }, dhcp.Offer, nil},
+		{"yiaddr zero", StateSelecting, func(s *clFakeServer) { s.addr = netip.IPv4Unspecified() }, dhcp.Offer, nil},
+		{"yiaddr broadcast", StateSelecting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("255.255.255.255") }, dhcp.Offer, nil},
+		{"yiaddr multicast", StateSelecting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("224.0.0.1") }, dhcp.Offer, nil},
+		{"yiaddr loopback", StateSelecting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("127.0.0.1") }, dhcp.Offer, nil},
+		{"yiaddr subnet broadcast", StateSelecting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("192.0.2.255") }, dhcp.Offer, nil},
+		{"missing lease time", StateSelecting, func(s *clFakeServer) { s.leaseSecs = 0 }, dhcp.Offer, nil},
+		{"lease time zero", StateSelecting, nil, dhcp.Offer, bad(dhcp.OptLeaseTime, []byte{0, 0, 0, 0})},
+		{"no message type", StateSelecting, nil, dhcp.Offer, bad(dhcp.OptMessageType, nil)},
+		{"message type request", StateSelecting, nil, dhcp.Offer, bad(dhcp.OptMessageType, []byte{byte(dhcp.Request)})},
+		{"message type malformed", StateSelecting, nil, dhcp.Offer, bad(dhcp.OptMessageType, []byte{2, 2})},
+		{"ack in selecting", StateSelecting, nil, dhcp.Ack, nil},
+		{"nak in selecting", StateSelecting, nil, dhcp.Nak, nil},
+		{"client id mismatch", StateSelecting, nil, dhcp.Offer, bad(dhcp.OptClientID, []byte{1, 2, 3, 4, 5, 6, 7})},
+		{"non-contiguous mask", StateSelecting, nil, dhcp.Offer, bad(dhcp.OptSubnetMask, []byte{255, 0, 255, 0})},
+		{"dns 0.0.0.0", StateSelecting, func(s *clFakeServer) { s.dns = []netip.Addr{netip.IPv4Unspecified()} }, dhcp.Offer, nil},
+		{"bad host name", StateSelecting, nil, dhcp.Offer, bad(dhcp.OptHostname, []byte("a b"))},
+		{"mtu too small", StateSelecting, func(s *clFakeServer) { s.mtu = 40 }, dhcp.Offer, nil},
+		{"ack from another server", StateRequesting, func(s *clFakeServer) { s.id = clServer2 }, dhcp.Ack, nil},
+		{"nak from another server", StateRequesting, func(s *clFakeServer) { s.id = clServer2 }, dhcp.Nak, nil},
+		{"ack for another address", StateRequesting, func(s *clFakeServer) { s.addr = netip.MustParseAddr("192.0.2.51") }, dhcp.Ack, nil},
+		{"offer in requesting", StateRequesting, nil, dhcp.Offer, nil},
+		{"ack without lease time", StateRequesting, func(s *clFakeServer) { s.leaseSecs = 0 }, dhcp.Ack, nil},
+		{"ack wrong xid", StateRequesting, nil, dhcp.Ack, func(m *dhcp.Message) { m.XID ^= 0x80 }},
+		{"ack with loopback dns", StateRequesting, func(s *clFakeServer) { s.dns = []netip.Addr{netip.MustParseAddr("127.0.0.1")} }, dhcp.Ack, nil},
+		{"ack from another server in renewing", StateRenewing, func(s *clFakeServer) { s.id = clServer2 }, dhcp.Ack, nil},
+		{"nak from another server in renewing", StateRenewing, func(s *clFakeServer) { s.id = clServer2 }, dhcp.Nak, nil},
+		{"offer in renewing", StateRenewing, nil, dhcp.Offer, nil},
+		{"ack for another address in rebinding", StateRebinding, func(s *clFakeServer) { s.addr = netip.MustParseAddr("192.0.2.51") }, dhcp.Ack, nil},
+		{"ack in bound", StateBound, nil, dhcp.Ack, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newClHarness(t, ClientSettings{ClientID: NewClientIDMAC(clMAC)}, nil)
+			h := newClHarness(t, Settings{ClientID: dhcp.NewClientIDMAC(clMAC)}, nil)
 			switch c.state {
 			case StateSelecting:
 				h.start()
@@ -623,18 +625,18 @@ func TestClientHostileReplies(t *testing.T) {
 		})
 	}
 	t.Run("nil message", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.start()
 		if acts := h.packet(nil); acts != nil {
 			t.Fatal(acts)
 		}
 	})
 	t.Run("before start", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
-		if acts := h.record(h.c.HandlePacket(h.now, &Message{})); acts != nil {
+		h := newClHarness(t, Settings{}, nil)
+		if acts := h.record(h.c.HandlePacket(h.now, &dhcp.Message{})); acts != nil {
 			t.Fatal(acts)
 		}
-		if acts := h.record(h.c.HandleARP(h.now, ARP{})); acts != nil {
+		if acts := h.record(h.c.HandleARP(h.now, dhcp.ARP{})); acts != nil {
 			t.Fatal(acts)
 		}
 		if acts := h.record(h.c.HandleTimer(h.now)); acts != nil {
@@ -668,7 +670,7 @@ func TestClientLeaseTimes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newClHarness(t, ClientSettings{ARP: ARPOff}, nil)
+			h := newClHarness(t, Settings{ARP: ARPOff}, nil)
 			h.srv.leaseSecs, h.srv.t1, h.srv.t2 = c.lease, c.t1, c.t2
 			h.toChecking()
 			h.wantState(StateBound)
@@ -695,7 +697,7 @@ func TestClientLeaseTimes(t *testing.T) {
 				}
 				h.fire()
 				h.wantState(StateRenewing)
-				h.reply(Ack, nil)
+				h.reply(dhcp.Ack, nil)
 				h.wantState(StateBound)
 			}
 		})
@@ -711,14 +713,14 @@ func clBackoffOK(n int, d time.Duration) bool {
 
 func TestClientBackoff(t *testing.T) {
 	for _, rnd := range []func() uint32{clRand(1), clRand(7), func() uint32 { return 0 }, func() uint32 { return 2000 }} {
-		c := NewClient(ClientSettings{MAC: clMAC}, nil, rnd)
+		c := New(Settings{MAC: clMAC}, nil, rnd)
 		h := &clHarness{t: t, c: c, now: clT0, srv: newClFakeServer()}
 		h.start()
-		xid := h.last(Discover).msg.XID
+		xid := h.last(dhcp.Discover).msg.XID
 		prev := h.now
 		for n := 0; n < 8; n++ {
 			h.fire()
-			s := h.last(Discover)
+			s := h.last(dhcp.Discover)
 			if d := h.now.Sub(prev); !clBackoffOK(n, d) {
 				t.Errorf("retransmission %d after %v", n, d)
 			}
@@ -737,9 +739,9 @@ func TestClientBackoff(t *testing.T) {
 }
 
 func TestClientRequestingTimeout(t *testing.T) {
-	h := newClHarness(t, ClientSettings{}, nil)
+	h := newClHarness(t, Settings{}, nil)
 	h.toRequesting()
-	xid := h.last(Request).msg.XID
+	xid := h.last(dhcp.Request).msg.XID
 	prev := h.now
 	for n := 0; n < defRequestTries-1; n++ {
 		h.fire()
@@ -748,7 +750,7 @@ func TestClientRequestingTimeout(t *testing.T) {
 			t.Errorf("request retransmission %d after %v", n, d)
 		}
 		prev = h.now
-		if h.last(Request).msg.XID != xid {
+		if h.last(dhcp.Request).msg.XID != xid {
 			t.Error("new xid in a retransmission")
 		}
 	}
@@ -757,13 +759,13 @@ func TestClientRequestingTimeout(t *testing.T) {
 	if !clHasLog(acts, "state INIT") {
 		t.Error("no INIT log")
 	}
-	if d := h.last(Discover); d.msg.XID == xid {
+	if d := h.last(dhcp.Discover); d.msg.XID == xid {
 		t.Error("discovery again with the old xid")
 	}
 }
 
 func TestClientInvalidTransition(t *testing.T) {
-	h := newClHarness(t, ClientSettings{}, nil)
+	h := newClHarness(t, Settings{}, nil)
 	h.errOK = true
 	h.c.acts = nil
 	if h.c.setState(h.now, StateBound, "test") {
@@ -801,14 +803,14 @@ func TestClientInvalidTransition(t *testing.T) {
 }
 
 func TestClientBadSettings(t *testing.T) {
-	cases := map[string]ClientSettings{
+	cases := map[string]Settings{
 		"zero mac":       {},
-		"multicast mac":  {MAC: MAC{1, 0, 0, 0, 0, 1}},
+		"multicast mac":  {MAC: dhcp.MAC{1, 0, 0, 0, 0, 1}},
 		"vendor class":   {MAC: clMAC, VendorClass: make([]byte, 256)},
 		"request addr":   {MAC: clMAC, RequestAddr: netip.MustParseAddr("224.0.0.1")},
 		"arp mode":       {MAC: clMAC, ARP: 7},
 		"negative":       {MAC: clMAC, ARPTimings: ARPTimings{FastWait: -1}},
-		"negative count": {MAC: clMAC, Timings: ClientTimings{RequestTries: -1}},
+		"negative count": {MAC: clMAC, Timings: Timings{RequestTries: -1}},
 		"probe min max":  {MAC: clMAC, ARPTimings: ARPTimings{ProbeMin: 3 * time.Second}},
 	}
 	for name, s := range cases {
@@ -816,7 +818,7 @@ func TestClientBadSettings(t *testing.T) {
 			if s.Validate() == nil {
 				t.Fatal("Validate accepted")
 			}
-			h := &clHarness{t: t, c: NewClient(s, nil, clRand(1)), now: clT0, errOK: true}
+			h := &clHarness{t: t, c: New(s, nil, clRand(1)), now: clT0, errOK: true}
 			h.start()
 			if h.exit == nil || h.exit.Code != ExitFailure {
 				t.Fatalf("exit %+v", h.exit)
@@ -828,21 +830,21 @@ func TestClientBadSettings(t *testing.T) {
 		})
 	}
 	t.Run("renew first", func(t *testing.T) {
-		h := &clHarness{t: t, c: NewClient(ClientSettings{}, nil, clRand(1)), now: clT0, errOK: true}
+		h := &clHarness{t: t, c: New(Settings{}, nil, clRand(1)), now: clT0, errOK: true}
 		h.record(h.c.Renew(h.now))
 		if h.exit == nil || h.exit.Code != ExitFailure {
 			t.Fatalf("exit %+v", h.exit)
 		}
 	})
 	t.Run("nil rnd", func(t *testing.T) {
-		h := &clHarness{t: t, c: NewClient(ClientSettings{MAC: clMAC}, nil, nil), now: clT0, errOK: true}
+		h := &clHarness{t: t, c: New(Settings{MAC: clMAC}, nil, nil), now: clT0, errOK: true}
 		h.start()
 		if h.exit == nil || h.exit.Code != ExitFailure {
 			t.Fatalf("exit %+v", h.exit)
 		}
 	})
 	t.Run("start twice", func(t *testing.T) {
-		h := newClHarness(t, ClientSettings{}, nil)
+		h := newClHarness(t, Settings{}, nil)
 		h.start()
 		h.errOK = true
 		if acts := h.start(); len(acts) != 1 {
@@ -850,19 +852,19 @@ func TestClientBadSettings(t *testing.T) {
 		}
 		h.wantState(StateSelecting)
 	})
-	if err := (&ClientSettings{MAC: clMAC}).Validate(); err != nil {
+	if err := (&Settings{MAC: clMAC}).Validate(); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // TestClientCaptures drives the client with the OFFER and ACK that real
-// servers clSent (testdata/captures) and checks the lease it binds.
+// servers sent (../testdata/captures) and checks the lease it binds.
 func TestClientCaptures(t *testing.T) {
-	mac := MAC{0x02, 0x6e, 0x64, 0x68, 0x63, 0x01}
+	mac := dhcp.MAC{0x02, 0x6e, 0x64, 0x68, 0x63, 0x01}
 	for _, srv := range []string{"dnsmasq", "kea", "dhcpd", "udhcpd"} {
 		t.Run(srv, func(t *testing.T) {
-			var offer, ack Message
-			for name, m := range map[string]*Message{"offer": &offer, "ack": &ack} {
+			var offer, ack dhcp.Message
+			for name, m := range map[string]*dhcp.Message{"offer": &offer, "ack": &ack} {
 				b := clReadCapture(t, srv+"-"+name+".bin")
 				if err := m.UnmarshalBinary(b); err != nil {
 					t.Fatal(err)
@@ -872,7 +874,7 @@ func TestClientCaptures(t *testing.T) {
 				t.Skip("offer and ack of different exchanges")
 			}
 			xid := offer.XID
-			c := NewClient(ClientSettings{MAC: mac, ClientID: NewClientIDMAC(mac), ARP: ARPOff}, nil,
+			c := New(Settings{MAC: mac, ClientID: dhcp.NewClientIDMAC(mac), ARP: ARPOff}, nil,
 				func() uint32 { return xid })
 			h := &clHarness{t: t, c: c, now: clT0}
 			h.start()
@@ -892,7 +894,7 @@ func TestClientCaptures(t *testing.T) {
 }
 
 func TestClientGatewayFromRoutes(t *testing.T) {
-	h := newClHarness(t, ClientSettings{ARP: ARPOff}, nil)
+	h := newClHarness(t, Settings{ARP: ARPOff}, nil)
 	h.srv.routes = true
 	h.toChecking()
 	h.wantState(StateBound)
@@ -900,23 +902,23 @@ func TestClientGatewayFromRoutes(t *testing.T) {
 		t.Fatalf("option 3 beside option 121: %+v", h.config)
 	}
 	gw := netip.MustParseAddr("192.0.2.252")
-	if q := h.arp[len(h.arp)-1].Frame; q != ARPQuery(clMAC, clAddr, gw) {
+	if q := h.arp[len(h.arp)-1].Frame; q != dhcp.ARPQuery(clMAC, clAddr, gw) {
 		t.Fatalf("gateway query %+v", q)
 	}
 	// A reply from another address, or one not for us, is ignored.
-	h.arpIn(ARP{Op: ARPReply, SenderHW: clRouterMAC, SenderIP: clRouter, TargetHW: clMAC, TargetIP: clAddr})
+	h.arpIn(dhcp.ARP{Op: dhcp.ARPReply, SenderHW: clRouterMAC, SenderIP: clRouter, TargetHW: clMAC, TargetIP: clAddr})
 	if h.c.gw != gwLearn {
 		t.Fatal("reply from the option 3 router accepted")
 	}
 	// A multicast MAC is not learned.
-	acts := h.arpIn(ARP{Op: ARPReply, SenderHW: MAC{1, 0, 0x5e, 0, 0, 1}, SenderIP: gw, TargetHW: clMAC, TargetIP: clAddr})
-	if clHas[SaveLease](acts) || h.c.lease.RouterMAC != (MAC{}) {
+	acts := h.arpIn(dhcp.ARP{Op: dhcp.ARPReply, SenderHW: dhcp.MAC{1, 0, 0x5e, 0, 0, 1}, SenderIP: gw, TargetHW: clMAC, TargetIP: clAddr})
+	if clHas[SaveLease](acts) || h.c.lease.RouterMAC != (dhcp.MAC{}) {
 		t.Fatal("multicast router mac learned")
 	}
 }
 
 func TestClientGatewaySilent(t *testing.T) {
-	h := newClHarness(t, ClientSettings{ARP: ARPOff}, nil)
+	h := newClHarness(t, Settings{ARP: ARPOff}, nil)
 	h.toChecking()
 	h.advance(defGatewayTimeout)
 	if h.c.gw != gwIdle || h.sockets != (Sockets{ARPDefense: true}) {
@@ -924,22 +926,22 @@ func TestClientGatewaySilent(t *testing.T) {
 	}
 	q := 0
 	for _, a := range h.arp {
-		if a.Frame == ARPQuery(clMAC, clAddr, clRouter) {
+		if a.Frame == dhcp.ARPQuery(clMAC, clAddr, clRouter) {
 			q++
 		}
 	}
 	if q != gatewayQueries {
 		t.Fatalf("%d queries", q)
 	}
-	if h.c.lease.RouterMAC != (MAC{}) {
+	if h.c.lease.RouterMAC != (dhcp.MAC{}) {
 		t.Fatal("router mac without a reply")
 	}
 }
 
 func TestClientNoRouter(t *testing.T) {
-	h := newClHarness(t, ClientSettings{ARP: ARPOff}, nil)
+	h := newClHarness(t, Settings{ARP: ARPOff}, nil)
 	h.toRequesting()
-	h.reply(Ack, func(m *Message) { m.Options.Del(OptRouter); m.Options.Del(OptSubnetMask) })
+	h.reply(dhcp.Ack, func(m *dhcp.Message) { m.Options.Del(dhcp.OptRouter); m.Options.Del(dhcp.OptSubnetMask) })
 	h.wantState(StateBound)
 	if h.c.gw != gwIdle || h.config.Addr.Bits() != 24 {
 		t.Fatalf("gw %v lease %v", h.c.gw, h.config.Addr)
@@ -959,7 +961,7 @@ func TestClassfulBits(t *testing.T) {
 }
 
 func TestClientDeadlineOrder(t *testing.T) {
-	h := newClHarness(t, ClientSettings{}, nil)
+	h := newClHarness(t, Settings{}, nil)
 	if !h.c.Deadline().IsZero() {
 		t.Fatal("deadline before start")
 	}
@@ -973,7 +975,7 @@ func TestClientDeadlineOrder(t *testing.T) {
 
 func clReadCapture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "captures", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "captures", name))
 	if err != nil {
 		t.Skip(err)
 	}

@@ -1,4 +1,4 @@
-package dhcp
+package client
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
 // InfiniteLease is the lease duration of an infinite lease: a lease time
@@ -49,18 +51,18 @@ type Lease struct {
 	// option 3 (RFC 3442 section 2).
 	Routers []netip.Addr
 	// Routes are the classless static routes of option 121 (RFC 3442).
-	Routes []Route
+	Routes []dhcp.Route
 	// DNS are the domain name servers of option 6 (RFC 2132 section 3.8).
 	DNS []netip.Addr
 	// Domain is the domain name of option 15 (RFC 2132 section 3.17).
-	Domain DomainName
+	Domain dhcp.DomainName
 	// Search is the domain search list of option 119 (RFC 3397).
-	Search []DomainName
+	Search []dhcp.DomainName
 	// MTU is the interface MTU of option 26 (RFC 2132 section 5.1); 0 when
 	// absent.
 	MTU uint16
 	// Hostname is the host name of option 12 (RFC 2132 section 3.14).
-	Hostname Hostname
+	Hostname dhcp.Hostname
 	// NTP are the NTP servers of option 42 (RFC 2132 section 8.3).
 	NTP []netip.Addr
 	// ServerID is the server identifier (option 54, RFC 2132 section 9.7):
@@ -78,7 +80,7 @@ type Lease struct {
 	Acquired time.Time
 	// RouterMAC is the hardware address the gateway answered ARP with
 	// after the lease was bound (RFC 4436 section 2.2); zero when unknown.
-	RouterMAC MAC
+	RouterMAC dhcp.MAC
 }
 
 // Gateway returns the default gateway of l: the gateway of a 0.0.0.0/0
@@ -185,8 +187,8 @@ func usableUnicast(a netip.Addr) bool {
 
 // checkAddrs validates a list of server addresses.
 func checkAddrs(what string, as []netip.Addr) error {
-	if len(as) > MaxAddrs {
-		return errors.New("dhcp: lease: " + strconv.Itoa(len(as)) + " " + what + ", at most " + strconv.Itoa(MaxAddrs))
+	if len(as) > dhcp.MaxAddrs {
+		return errors.New("dhcp: lease: " + strconv.Itoa(len(as)) + " " + what + ", at most " + strconv.Itoa(dhcp.MaxAddrs))
 	}
 	for _, a := range as {
 		if !usableUnicast(a) {
@@ -209,8 +211,8 @@ func checkSeconds(what string, d time.Duration) error {
 // unicast address with a prefix length of 1 to 32 that is neither the
 // network nor the broadcast address of a prefix of 30 bits or less; unicast
 // routers, DNS, NTP and server addresses, each list within the bounds of a
-// [Reply]; routes that are [Route.Valid] and no routers beside them
-// (RFC 3442 section 2); an MTU of 0 or at least [MinMTU]; lease times in
+// [dhcp.Reply]; routes that are [dhcp.Route.Valid] and no routers beside them
+// (RFC 3442 section 2); an MTU of 0 or at least [dhcp.MinMTU]; lease times in
 // whole seconds with 0 < T1 < T2 < LeaseTime, or an infinite lease with T1
 // and T2 both infinite or finite and ordered; an acquisition time in years
 // 1 to 9999; and a unicast RouterMAC when one is set.
@@ -235,8 +237,8 @@ func (l *Lease) Validate() error {
 	if err := checkAddrs("router", l.Routers); err != nil {
 		return err
 	}
-	if len(l.Routes) > MaxRoutes {
-		return errors.New("dhcp: lease: " + strconv.Itoa(len(l.Routes)) + " routes, at most " + strconv.Itoa(MaxRoutes))
+	if len(l.Routes) > dhcp.MaxRoutes {
+		return errors.New("dhcp: lease: " + strconv.Itoa(len(l.Routes)) + " routes, at most " + strconv.Itoa(dhcp.MaxRoutes))
 	}
 	for _, r := range l.Routes {
 		if !r.Valid() {
@@ -252,16 +254,16 @@ func (l *Lease) Validate() error {
 	if err := checkAddrs("ntp", l.NTP); err != nil {
 		return err
 	}
-	if len(l.Search) > MaxSearchDomains {
-		return errors.New("dhcp: lease: " + strconv.Itoa(len(l.Search)) + " search domains, at most " + strconv.Itoa(MaxSearchDomains))
+	if len(l.Search) > dhcp.MaxSearchDomains {
+		return errors.New("dhcp: lease: " + strconv.Itoa(len(l.Search)) + " search domains, at most " + strconv.Itoa(dhcp.MaxSearchDomains))
 	}
 	for _, n := range l.Search {
 		if n.IsZero() {
 			return errors.New("dhcp: lease: empty search domain")
 		}
 	}
-	if l.MTU != 0 && l.MTU < MinMTU {
-		return errors.New("dhcp: lease: mtu " + strconv.Itoa(int(l.MTU)) + " below " + strconv.Itoa(MinMTU))
+	if l.MTU != 0 && l.MTU < dhcp.MinMTU {
+		return errors.New("dhcp: lease: mtu " + strconv.Itoa(int(l.MTU)) + " below " + strconv.Itoa(dhcp.MinMTU))
 	}
 	if !usableUnicast(l.ServerID) {
 		return errors.New("dhcp: lease: server identifier " + l.ServerID.String() + " is not unicast IPv4")
@@ -272,7 +274,7 @@ func (l *Lease) Validate() error {
 	if y := l.Acquired.Year(); l.Acquired.IsZero() || y < 1 || y > 9999 {
 		return errors.New("dhcp: lease: acquisition time out of range")
 	}
-	if l.RouterMAC != (MAC{}) && l.RouterMAC[0]&1 != 0 {
+	if l.RouterMAC != (dhcp.MAC{}) && l.RouterMAC[0]&1 != 0 {
 		return errors.New("dhcp: lease: router mac " + l.RouterMAC.String() + " is not unicast")
 	}
 	return nil
@@ -391,7 +393,7 @@ func (l Lease) MarshalJSON() ([]byte, error) {
 	for _, n := range l.Search {
 		w.Search = append(w.Search, n.String())
 	}
-	if l.RouterMAC != (MAC{}) {
+	if l.RouterMAC != (dhcp.MAC{}) {
 		w.RouterMAC = l.RouterMAC.String()
 	}
 	return json.Marshal(&w)
@@ -448,8 +450,8 @@ func parseAddr(what, s string) (netip.Addr, error) {
 }
 
 func parseAddrs(what string, ss []string) ([]netip.Addr, error) {
-	if len(ss) > MaxAddrs {
-		return nil, errors.New("dhcp: lease: " + strconv.Itoa(len(ss)) + " " + what + ", at most " + strconv.Itoa(MaxAddrs))
+	if len(ss) > dhcp.MaxAddrs {
+		return nil, errors.New("dhcp: lease: " + strconv.Itoa(len(ss)) + " " + what + ", at most " + strconv.Itoa(dhcp.MaxAddrs))
 	}
 	var as []netip.Addr
 	for _, s := range ss {
@@ -476,8 +478,8 @@ func (w *leaseJSON) lease() (*Lease, error) {
 	if l.Routers, err = parseAddrs("routers", w.Routers); err != nil {
 		return nil, err
 	}
-	if len(w.Routes) > MaxRoutes {
-		return nil, errors.New("dhcp: lease: " + strconv.Itoa(len(w.Routes)) + " routes, at most " + strconv.Itoa(MaxRoutes))
+	if len(w.Routes) > dhcp.MaxRoutes {
+		return nil, errors.New("dhcp: lease: " + strconv.Itoa(len(w.Routes)) + " routes, at most " + strconv.Itoa(dhcp.MaxRoutes))
 	}
 	for _, r := range w.Routes {
 		dst, err := netip.ParsePrefix(r.Dst)
@@ -488,24 +490,24 @@ func (w *leaseJSON) lease() (*Lease, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.Routes = append(l.Routes, Route{Dst: dst, Gateway: gw})
+		l.Routes = append(l.Routes, dhcp.Route{Dst: dst, Gateway: gw})
 	}
 	if l.DNS, err = parseAddrs("dns", w.DNS); err != nil {
 		return nil, err
 	}
 	if w.Domain != "" {
-		if l.Domain, err = ParseDomainName(w.Domain); err != nil {
+		if l.Domain, err = dhcp.ParseDomainName(w.Domain); err != nil {
 			return nil, err
 		}
 		if l.Domain.String() != w.Domain {
 			return nil, fmt.Errorf("dhcp: lease: domain %q is not in canonical form", w.Domain)
 		}
 	}
-	if len(w.Search) > MaxSearchDomains {
-		return nil, errors.New("dhcp: lease: " + strconv.Itoa(len(w.Search)) + " search domains, at most " + strconv.Itoa(MaxSearchDomains))
+	if len(w.Search) > dhcp.MaxSearchDomains {
+		return nil, errors.New("dhcp: lease: " + strconv.Itoa(len(w.Search)) + " search domains, at most " + strconv.Itoa(dhcp.MaxSearchDomains))
 	}
 	for _, s := range w.Search {
-		n, err := ParseDomainName(s)
+		n, err := dhcp.ParseDomainName(s)
 		if err != nil {
 			return nil, err
 		}
@@ -516,7 +518,7 @@ func (w *leaseJSON) lease() (*Lease, error) {
 	}
 	l.MTU = w.MTU
 	if w.Hostname != "" {
-		if l.Hostname, err = ParseHostname(w.Hostname); err != nil {
+		if l.Hostname, err = dhcp.ParseHostname(w.Hostname); err != nil {
 			return nil, err
 		}
 		if l.Hostname.String() != w.Hostname {
@@ -539,7 +541,7 @@ func (w *leaseJSON) lease() (*Lease, error) {
 		if err != nil || len(hw) != len(l.RouterMAC) {
 			return nil, fmt.Errorf("dhcp: lease: router mac %q is not an ethernet address", w.RouterMAC)
 		}
-		l.RouterMAC = MAC(hw)
+		l.RouterMAC = dhcp.MAC(hw)
 		if l.RouterMAC.String() != w.RouterMAC {
 			return nil, fmt.Errorf("dhcp: lease: router mac %q is not in canonical form", w.RouterMAC)
 		}

@@ -1,4 +1,4 @@
-package dhcp
+package client
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
 )
 
 // clFullLease returns a lease with every field set.
@@ -14,13 +16,13 @@ func clFullLease(t testing.TB) *Lease {
 	return &Lease{
 		Addr:      netip.MustParsePrefix("192.0.2.50/24"),
 		Broadcast: netip.MustParseAddr("192.0.2.255"),
-		Routes: []Route{
+		Routes: []dhcp.Route{
 			{Dst: netip.MustParsePrefix("198.51.100.0/24"), Gateway: netip.MustParseAddr("192.0.2.253")},
 			{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("192.0.2.254")},
 		},
 		DNS:       []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("198.51.100.53")},
 		Domain:    mustName(t, "example.org"),
-		Search:    []DomainName{mustName(t, "eng.example.org"), mustName(t, "example.org")},
+		Search:    []dhcp.DomainName{mustName(t, "eng.example.org"), mustName(t, "example.org")},
 		MTU:       1400,
 		Hostname:  mustHost(t, "box"),
 		NTP:       []netip.Addr{netip.MustParseAddr("192.0.2.123")},
@@ -29,7 +31,7 @@ func clFullLease(t testing.TB) *Lease {
 		T1:        30 * time.Minute,
 		T2:        3150 * time.Second,
 		Acquired:  time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC),
-		RouterMAC: MAC{0x02, 0, 0, 0, 0, 0xfe},
+		RouterMAC: dhcp.MAC{0x02, 0, 0, 0, 0, 0xfe},
 	}
 }
 
@@ -137,9 +139,9 @@ func TestLeaseJSONErrors(t *testing.T) {
 		"mac long":            rep(`"version":1`, `"version":1,"router_mac":"02:00:00:00:00:00:00:01"`),
 		"mac multicast":       rep(`"version":1`, `"version":1,"router_mac":"01:00:5e:00:00:01"`),
 		"mac upper case":      rep(`"version":1`, `"version":1,"router_mac":"02:00:00:00:00:FE"`),
-		"too many dns":        rep(`"version":1`, `"version":1,"dns":[`+strings.Repeat(`"10.0.0.1",`, MaxAddrs)+`"10.0.0.1"]`),
-		"too many search":     rep(`"version":1`, `"version":1,"search":[`+strings.Repeat(`"a.example",`, MaxSearchDomains)+`"a.example"]`),
-		"too many routes":     rep(`"version":1`, `"version":1,"routes":[`+strings.Repeat(`{"dst":"10.0.0.0/8","gateway":"10.0.0.1"},`, MaxRoutes)+`{"dst":"10.0.0.0/8","gateway":"10.0.0.1"}]`),
+		"too many dns":        rep(`"version":1`, `"version":1,"dns":[`+strings.Repeat(`"10.0.0.1",`, dhcp.MaxAddrs)+`"10.0.0.1"]`),
+		"too many search":     rep(`"version":1`, `"version":1,"search":[`+strings.Repeat(`"a.example",`, dhcp.MaxSearchDomains)+`"a.example"]`),
+		"too many routes":     rep(`"version":1`, `"version":1,"routes":[`+strings.Repeat(`{"dst":"10.0.0.0/8","gateway":"10.0.0.1"},`, dhcp.MaxRoutes)+`{"dst":"10.0.0.0/8","gateway":"10.0.0.1"}]`),
 		"too big":             rep(`"version":1`, `"version":1`+strings.Repeat(" ", MaxLeaseFile)),
 	}
 	for name, in := range cases {
@@ -162,11 +164,11 @@ func TestLeaseValidate(t *testing.T) {
 		"invalid prefix":     func(l *Lease) { l.Addr = netip.Prefix{} },
 		"broadcast ipv6":     func(l *Lease) { l.Broadcast = netip.MustParseAddr("::1") },
 		"routers and routes": func(l *Lease) { l.Routers = []netip.Addr{clRouter} },
-		"too many routes":    func(l *Lease) { l.Routes = make([]Route, MaxRoutes+1) },
-		"bad route":          func(l *Lease) { l.Routes = []Route{{}} },
-		"too many dns":       func(l *Lease) { l.DNS = make([]netip.Addr, MaxAddrs+1) },
-		"too many search":    func(l *Lease) { l.Search = make([]DomainName, MaxSearchDomains+1) },
-		"zero search":        func(l *Lease) { l.Search = []DomainName{{}} },
+		"too many routes":    func(l *Lease) { l.Routes = make([]dhcp.Route, dhcp.MaxRoutes+1) },
+		"bad route":          func(l *Lease) { l.Routes = []dhcp.Route{{}} },
+		"too many dns":       func(l *Lease) { l.DNS = make([]netip.Addr, dhcp.MaxAddrs+1) },
+		"too many search":    func(l *Lease) { l.Search = make([]dhcp.DomainName, dhcp.MaxSearchDomains+1) },
+		"zero search":        func(l *Lease) { l.Search = []dhcp.DomainName{{}} },
 		"fraction":           func(l *Lease) { l.T1 += time.Millisecond },
 		"infinite t2":        func(l *Lease) { l.T2 = InfiniteLease },
 		"zero acquired":      func(l *Lease) { l.Acquired = time.Time{} },
@@ -215,7 +217,7 @@ func TestLeaseTimes(t *testing.T) {
 	if !clFullLease(t).Equal(clFullLease(t)) || c.Equal(clFullLease(t)) {
 		t.Error("Clone shares storage")
 	}
-	if (&Lease{Routes: []Route{{Dst: netip.MustParsePrefix("10.0.0.0/8"), Gateway: clRouter}}}).Gateway().IsValid() {
+	if (&Lease{Routes: []dhcp.Route{{Dst: netip.MustParsePrefix("10.0.0.0/8"), Gateway: clRouter}}}).Gateway().IsValid() {
 		t.Error("gateway without a default route")
 	}
 	if (&Lease{}).Gateway().IsValid() {
