@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
@@ -44,8 +43,11 @@ type Child struct {
 	Role string
 	// Ctl is the parent's end of the control channel, a SOCK_SEQPACKET
 	// socket: reading end-of-file from it means the child is gone.
-	Ctl *net.UnixConn
-	cmd *exec.Cmd
+	Ctl  *net.UnixConn
+	path string
+	argv []string
+	attr *os.ProcAttr
+	proc *os.Process
 
 	done chan struct{}
 	mu   sync.Mutex
@@ -53,7 +55,7 @@ type Child struct {
 }
 
 // Pid returns the child's process id.
-func (c *Child) Pid() int { return c.cmd.Process.Pid }
+func (c *Child) Pid() int { return c.proc.Pid }
 
 // Done is closed when the child process has exited.
 func (c *Child) Done() <-chan struct{} { return c.done }
@@ -66,7 +68,7 @@ func (c *Child) Err() error {
 }
 
 // Kill ends the child with SIGKILL.
-func (c *Child) Kill() error { return c.cmd.Process.Kill() }
+func (c *Child) Kill() error { return c.proc.Kill() }
 
 // Spec describes a child to start with [Spawn].
 type Spec struct {
@@ -146,18 +148,24 @@ func Spawn(s Spec) (*Child, error) {
 		extra = append(extra, f.File)
 		names = append(names, fmt.Sprintf("%s:%d", f.Name, 4+i))
 	}
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{os.Args[0] + "-" + role},
-		Env:        []string{envRole + "=" + role, envFDs + "=" + strings.Join(names, ","), envPPID + "=" + strconv.Itoa(os.Getpid())},
-		Stderr:     os.Stderr,
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
+	// os.StartProcess rather than os/exec: the framework never runs other
+	// programs, and a package built on it (a role) should not pull in
+	// the machinery to do so.
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		ctl.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	defer null.Close()
+	attr := &os.ProcAttr{
+		Env:   []string{envRole + "=" + role, envFDs + "=" + strings.Join(names, ","), envPPID + "=" + strconv.Itoa(os.Getpid())},
+		Files: append([]*os.File{null, null, os.Stderr}, extra...),
+		Sys: &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
 	keep, _ := CapMask(p.Caps)
-	c := &Child{Role: role, Ctl: ctl, cmd: cmd, done: make(chan struct{})}
+	c := &Child{Role: role, Ctl: ctl, path: "/proc/self/exe", argv: []string{os.Args[0] + "-" + role}, attr: attr, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go c.parent(keep|setupCaps, started)
 	if err := <-started; err != nil {
@@ -200,17 +208,27 @@ func (c *Child) parent(keep uint64, started chan<- error) {
 			}
 		}
 	}
-	if err := c.cmd.Start(); err != nil {
+	proc, err := os.StartProcess(c.path, c.argv, c.attr)
+	if err != nil {
 		started <- err
 		return
 	}
+	c.proc = proc
 	started <- nil
-	err := c.cmd.Wait()
+	state, err := proc.Wait()
+	if err == nil && !state.Success() {
+		err = &ExitError{state}
+	}
 	c.mu.Lock()
 	c.err = err
 	c.mu.Unlock()
 	close(c.done)
 }
+
+// ExitError reports a child that did not exit with status 0.
+type ExitError struct{ *os.ProcessState }
+
+func (e *ExitError) Error() string { return e.ProcessState.String() }
 
 // Inherited is what a spawned child received from its parent.
 type Inherited struct {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"syscall"
 	"time"
@@ -102,7 +101,7 @@ func Run(p sandbox.Policy, a Action, opts sandbox.Options) (Result, *sandbox.Rep
 		<-c.Done()
 		return res, rep, errors.New("probe: child did not exit")
 	}
-	var ee *exec.ExitError
+	var ee *sandbox.ExitError
 	exitErr := c.Err()
 	switch {
 	case reply.Setup != "":
@@ -130,7 +129,7 @@ func Run(p sandbox.Policy, a Action, opts sandbox.Options) (Result, *sandbox.Rep
 	return res, rep, nil
 }
 
-func signalOf(ee *exec.ExitError) syscall.Signal {
+func signalOf(ee *sandbox.ExitError) syscall.Signal {
 	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return ws.Signal()
 	}
