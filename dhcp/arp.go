@@ -26,6 +26,29 @@ func (m MAC) String() string {
 	return string(b)
 }
 
+// MarshalText returns m as String does.
+func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText parses six colon-separated hex octets (either case).
+func (m *MAC) UnmarshalText(b []byte) error {
+	if len(b) != 17 {
+		return errors.New("dhcp: MAC address " + strconv.Quote(string(b)) + ": want six colon-separated hex octets")
+	}
+	var v MAC
+	for i := range v {
+		if i > 0 && b[3*i-1] != ':' {
+			return errors.New("dhcp: MAC address " + strconv.Quote(string(b)) + ": want six colon-separated hex octets")
+		}
+		n, err := strconv.ParseUint(string(b[3*i:3*i+2]), 16, 8)
+		if err != nil {
+			return errors.New("dhcp: MAC address " + strconv.Quote(string(b)) + ": want six colon-separated hex octets")
+		}
+		v[i] = byte(n)
+	}
+	*m = v
+	return nil
+}
+
 // ARPLen is the size of an Ethernet/IPv4 ARP packet (RFC 826): the payload
 // of the frame, after the Ethernet header.
 const ARPLen = 28

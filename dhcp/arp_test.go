@@ -114,3 +114,20 @@ func TestARPConflicts(t *testing.T) {
 		}
 	}
 }
+
+func TestMACText(t *testing.T) {
+	m := MAC{0x02, 0xab, 0x00, 0x10, 0xff, 0x7e}
+	b, _ := m.MarshalText()
+	var got MAC
+	if err := got.UnmarshalText(b); err != nil || got != m || string(b) != "02:ab:00:10:ff:7e" {
+		t.Fatalf("%q -> %v, %v", b, got, err)
+	}
+	if err := got.UnmarshalText([]byte("02:AB:00:10:FF:7E")); err != nil || got != m {
+		t.Fatalf("upper case: %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "02:ab:00:10:ff", "02:ab:00:10:ff:7e:01", "02-ab-00-10-ff-7e", "02:ab:00:10:ff:xx", "+2:ab:00:10:ff:7e"} {
+		if err := got.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -12,7 +12,10 @@ import (
 	"time"
 
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/engine"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/policies"
+	"github.com/ndhc-go/ndhc/sandbox"
 )
 
 // statusCmd is `ndhc status -i IFACE [--json]`: the saved lease, read and
@@ -25,35 +28,35 @@ func statusCmd(args []string, out io.Writer) int {
 	fs.StringVar(&stateDir, "state-dir", policies.StateDir, "state directory")
 	asJSON := fs.Bool("json", false, "print the lease as JSON")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return exitcode.Usage
 	}
 	if iface == "" || strings.ContainsAny(iface, "/.") {
 		fmt.Fprintln(os.Stderr, "ndhc status: give the interface with -i IFACE")
-		return exitUsage
+		return exitcode.Usage
 	}
-	b, err := os.ReadFile(filepath.Join(stateDir, iface+".lease"))
+	b, err := os.ReadFile(filepath.Join(stateDir, engine.LeaseFile(iface)))
 	if errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(out, "%s: no lease\n", iface)
-		return exitFailure
+		return exitcode.Failure
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ndhc status:", err)
-		return exitFailure
+		return exitcode.Failure
 	}
 	l, err := dhcpclient.ParseLease(b)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ndhc status: malformed lease file:", err)
-		return exitFailure
+		return exitcode.Failure
 	}
 	if *asJSON {
 		j, _ := l.MarshalJSON()
 		var pretty any
 		json.Unmarshal(j, &pretty)
-		printJSON(out, pretty)
-		return exitOK
+		sandbox.WriteJSON(out, pretty)
+		return exitcode.OK
 	}
 	printLease(out, iface, l, time.Now())
-	return exitOK
+	return exitcode.OK
 }
 
 func printLease(out io.Writer, iface string, l *dhcpclient.Lease, now time.Time) {

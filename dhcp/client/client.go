@@ -31,6 +31,9 @@ const (
 	StateStopped
 )
 
+// Valid reports whether s is one of the states above.
+func (s State) Valid() bool { return s <= StateStopped }
+
 // String returns the RFC 2131 name of s.
 func (s State) String() string {
 	switch s {
@@ -543,7 +546,7 @@ func (c *Client) Stop(now time.Time, release bool) []Action {
 		c.dropLease(now, true)
 	}
 	c.setState(now, StateStopped, "stop requested")
-	c.acts = append(c.acts, Exit{Code: ExitOK, Reason: "stopped"})
+	c.acts = append(c.acts, Exit{Why: ExitStopped})
 	return c.take()
 }
 

@@ -148,6 +148,7 @@ func (c *Client) conflict(now time.Time, a dhcp.ARP) {
 	l := c.cand
 	c.log(slog.LevelWarn, "address in use by another host", slog.String("address", l.Addr.Addr().String()),
 		slog.String("mac", a.SenderHW.String()))
+	c.note(NoteConflict, l.Addr.Addr(), a.SenderHW)
 	if !c.linkDown {
 		// Broadcast, from 0.0.0.0: the client has no address.
 		b, err := c.cc.AppendDecline(newPacket(), c.xid, l.Addr.Addr(), l.ServerID)
@@ -204,17 +205,20 @@ func (c *Client) gatewayReply(now time.Time, a dhcp.ARP) {
 		c.lease = l
 		c.log(slog.LevelInfo, "gateway hardware address", slog.String("gateway", gw.String()),
 			slog.String("mac", a.SenderHW.String()))
+		c.note(NoteGateway, gw, a.SenderHW)
 		c.acts = append(c.acts, SaveLease{Lease: l})
 		return
 	}
 	if a.SenderHW == c.lease.RouterMAC {
 		c.log(slog.LevelInfo, "carrier up, same gateway: keeping the lease", slog.String("gateway", gw.String()),
 			slog.String("mac", a.SenderHW.String()))
+		c.note(NoteGatewaySame, gw, a.SenderHW)
 		c.annLeft, c.annAt = 1, now
 		c.arpTick(now)
 		return
 	}
 	c.log(slog.LevelInfo, "carrier up, gateway changed", slog.String("gateway", gw.String()),
 		slog.String("mac", a.SenderHW.String()), slog.String("was", c.lease.RouterMAC.String()))
+	c.note(NoteGatewayChanged, gw, a.SenderHW)
 	c.initReboot(now, "gateway changed")
 }

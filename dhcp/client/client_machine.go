@@ -49,12 +49,21 @@ func (c *Client) setState(now time.Time, to State, reason string, attrs ...slog.
 	a := make([]slog.Attr, 0, 2+len(attrs))
 	a = append(a, slog.String("from", from.String()), slog.String("reason", reason))
 	c.log(slog.LevelInfo, "state "+to.String(), append(a, attrs...)...)
+	t := Transition{From: from, To: to, Cause: reason}
+	if c.lease != nil {
+		t.Addr = c.lease.Addr
+	}
+	c.acts = append(c.acts, t)
 	c.syncSockets()
 	return true
 }
 
 func (c *Client) log(level slog.Level, msg string, attrs ...slog.Attr) {
 	c.acts = append(c.acts, Log{Level: level, Msg: msg, Attrs: attrs})
+}
+
+func (c *Client) note(k NoteKind, addr netip.Addr, mac dhcp.MAC) {
+	c.acts = append(c.acts, Note{Kind: k, Addr: addr, MAC: mac})
 }
 
 func (c *Client) drop(why string, attrs ...slog.Attr) {
@@ -65,21 +74,40 @@ func (c *Client) drop(why string, attrs ...slog.Attr) {
 func (c *Client) fail(now time.Time, err error) {
 	c.log(slog.LevelError, "dhcp client failed", slog.String("err", err.Error()))
 	c.setState(now, StateStopped, "error")
-	c.acts = append(c.acts, Exit{Code: ExitFailure, Reason: err.Error()})
+	c.acts = append(c.acts, Exit{Why: ExitFailed, Err: err})
 }
 
 // wantSockets returns the sockets the current state needs.
 func (c *Client) wantSockets() Sockets {
-	var s Sockets
+	var open []Socket
 	switch c.state {
 	case StateSelecting, StateRequesting, StateChecking, StateInitReboot, StateRebooting, StateRebinding:
-		s.Raw = true
+		open = append(open, SocketRaw)
 	case StateRenewing:
-		s.UDP = true
+		open = append(open, SocketUDP)
 	}
-	s.UDP = s.UDP || c.releasing
-	s.ARP = c.state == StateChecking || (c.configured && c.gw != gwIdle)
-	s.ARPDefense = c.configured && !s.ARP && c.state != StateReleased && c.state != StateStopped
+	if c.releasing && c.state != StateRenewing {
+		open = append(open, SocketUDP)
+	}
+	arp := c.state == StateChecking || (c.configured && c.gw != gwIdle)
+	if arp {
+		open = append(open, SocketARP)
+	}
+	if c.configured && !arp && c.state != StateReleased && c.state != StateStopped {
+		open = append(open, SocketARPDefense)
+	}
+	// A bound socket needs the lease's address: in the moment between
+	// dropping a lease and leaving RENEWING there is none, so none.
+	var s Sockets
+	for _, k := range open {
+		if k.Bound() && c.lease == nil {
+			continue
+		}
+		s.Open |= SocketsOf(k)
+		if k.Bound() {
+			s.Addr = c.lease.Addr.Addr()
+		}
+	}
 	return s
 }
 
@@ -407,6 +435,7 @@ func (c *Client) nak(now time.Time, server netip.Addr) {
 // expire handles the end of the lease (RFC 2131 section 4.4.5).
 func (c *Client) expire(now time.Time) {
 	c.log(slog.LevelWarn, "lease expired", slog.String("address", c.lease.Addr.String()))
+	c.note(NoteLeaseExpired, c.lease.Addr.Addr(), dhcp.MAC{})
 	c.unconfigure()
 	c.acts = append(c.acts, ForgetLease{})
 	c.hint = c.lease.Addr.Addr()
@@ -466,6 +495,7 @@ func (c *Client) handleLink(now time.Time, up bool) {
 	c.linkDown = !up
 	if !up {
 		c.log(slog.LevelWarn, "carrier lost", slog.String("state", c.state.String()))
+		c.note(NoteCarrierDown, netip.Addr{}, dhcp.MAC{})
 		c.stopARP()
 		c.syncSockets()
 		switch c.state {
@@ -477,6 +507,7 @@ func (c *Client) handleLink(now time.Time, up bool) {
 		return
 	}
 	c.log(slog.LevelInfo, "carrier up", slog.String("state", c.state.String()))
+	c.note(NoteCarrierUp, netip.Addr{}, dhcp.MAC{})
 	switch c.state {
 	case StateSelecting, StateRequesting, StateRebooting:
 		c.tries = 0
@@ -605,7 +636,7 @@ func (c *Client) bind(now time.Time, l *Lease) {
 	if c.s.OneShot {
 		c.arpTick(now)
 		c.setState(now, StateStopped, "one-shot")
-		c.acts = append(c.acts, Exit{Code: ExitOK, Reason: "lease obtained (one-shot)"})
+		c.acts = append(c.acts, Exit{Why: ExitOneShot})
 		return
 	}
 	c.arpTick(now)

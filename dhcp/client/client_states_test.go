@@ -69,7 +69,7 @@ func TestClientNAK(t *testing.T) {
 			if !clHas[ForgetLease](acts) || h.saved != nil || h.c.Lease() != nil {
 				t.Error("lease not forgotten")
 			}
-			if h.sockets != (Sockets{}) {
+			if h.sockets.Open != SocketSet(0) {
 				t.Errorf("sockets %+v while waiting", h.sockets)
 			}
 			if d := h.c.Deadline().Sub(h.now); d != defNAKWait {
@@ -132,7 +132,7 @@ func TestClientRenewRebindExpire(t *testing.T) {
 	if _, ok := r.msg.Options.Get(dhcp.OptServerID); ok {
 		t.Error("renew with option 54")
 	}
-	if h.sockets != (Sockets{UDP: true, ARPDefense: true}) {
+	if h.sockets.Open != SocketsOf(SocketUDP, SocketARPDefense) {
 		t.Fatalf("renewing sockets %+v", h.sockets)
 	}
 	if !clHasLog(acts, "state RENEWING") {
@@ -167,7 +167,7 @@ func TestClientRenewRebindExpire(t *testing.T) {
 	if rb.unicast.IsValid() || rb.source != clAddr || rb.msg.CIAddr != clAddr {
 		t.Fatalf("rebind unicast %v source %v ciaddr %v", rb.unicast, rb.source, rb.msg.CIAddr)
 	}
-	if h.sockets != (Sockets{Raw: true, ARPDefense: true}) {
+	if h.sockets.Open != SocketsOf(SocketRaw, SocketARPDefense) {
 		t.Fatalf("rebinding sockets %+v", h.sockets)
 	}
 	exp := l.Expiry()
@@ -225,7 +225,7 @@ func TestClientRenewalAck(t *testing.T) {
 			if s == StateRebinding && l.ServerID != clServer2 {
 				t.Error("server id of the rebinding server not taken")
 			}
-			if h.sockets != (Sockets{ARPDefense: true}) {
+			if h.sockets.Open != SocketsOf(SocketARPDefense) {
 				t.Fatalf("sockets %+v", h.sockets)
 			}
 			if !h.c.Deadline().Equal(l.RenewAt()) {
@@ -238,7 +238,7 @@ func TestClientRenewalAck(t *testing.T) {
 		h.toState(StateRenewing)
 		h.srv.routes = true
 		h.reply(dhcp.Ack, nil)
-		if h.config.RouterMAC != (dhcp.MAC{}) || h.c.gw != gwLearn || h.sockets != (Sockets{ARP: true}) {
+		if h.config.RouterMAC != (dhcp.MAC{}) || h.c.gw != gwLearn || h.sockets.Open != SocketsOf(SocketARP) {
 			t.Fatalf("gateway change: mac %v phase %v sockets %+v", h.config.RouterMAC, h.c.gw, h.sockets)
 		}
 	})
@@ -567,7 +567,7 @@ func TestClientLink(t *testing.T) {
 		h.advance(time.Minute)
 		h.link(true)
 		h.wantState(StateBound)
-		if h.sockets != (Sockets{ARP: true}) {
+		if h.sockets.Open != SocketsOf(SocketARP) {
 			t.Fatalf("sockets %+v", h.sockets)
 		}
 		if q := h.arp[len(h.arp)-1].Frame; q != dhcp.ARPQuery(clMAC, clAddr, clRouter) {
@@ -582,7 +582,7 @@ func TestClientLink(t *testing.T) {
 		if clHas[Deconfigure](acts) || clHas[SendDHCP](acts) {
 			t.Fatalf("%v", acts)
 		}
-		if h.arp[len(h.arp)-1].Frame != dhcp.ARPAnnouncement(clMAC, clAddr) || h.sockets != (Sockets{ARPDefense: true}) {
+		if h.arp[len(h.arp)-1].Frame != dhcp.ARPAnnouncement(clMAC, clAddr) || h.sockets.Open != SocketsOf(SocketARPDefense) {
 			t.Fatalf("arp %+v sockets %+v", h.arp[len(h.arp)-1], h.sockets)
 		}
 	})
@@ -689,7 +689,7 @@ func TestClientLink(t *testing.T) {
 		h := newClHarness(t, Settings{ARP: ARPOff}, nil)
 		h.toChecking()
 		h.link(false)
-		if h.c.gw != gwIdle || h.sockets != (Sockets{ARPDefense: true}) {
+		if h.c.gw != gwIdle || h.sockets.Open != SocketsOf(SocketARPDefense) {
 			t.Fatalf("gw %v sockets %+v", h.c.gw, h.sockets)
 		}
 		h.link(true)
@@ -749,7 +749,7 @@ func TestClientSignals(t *testing.T) {
 						t.Errorf("release option 54 %v", a)
 					}
 				}
-				if h.sockets != (Sockets{}) || !h.c.Deadline().IsZero() || h.c.Lease() != nil {
+				if h.sockets.Open != SocketSet(0) || !h.c.Deadline().IsZero() || h.c.Lease() != nil {
 					t.Errorf("released with sockets %+v deadline %v", h.sockets, h.c.Deadline())
 				}
 				// Quiet until Renew.
@@ -800,7 +800,7 @@ func TestClientSignals(t *testing.T) {
 					configured := h.config != nil
 					acts := h.record(h.c.Stop(h.now, release))
 					h.wantState(StateStopped)
-					if h.exit == nil || h.exit.Code != ExitOK {
+					if h.exit == nil || h.exit.Why != ExitStopped {
 						t.Fatalf("exit %+v", h.exit)
 					}
 					if _, ok := acts[len(acts)-1].(Exit); !ok {
@@ -812,7 +812,7 @@ func TestClientSignals(t *testing.T) {
 					if !release && clHas[ForgetLease](acts) {
 						t.Error("lease forgotten without release")
 					}
-					if h.sockets != (Sockets{}) {
+					if h.sockets.Open != SocketSet(0) {
 						t.Errorf("sockets %+v", h.sockets)
 					}
 					for _, f := range []func() []Action{
@@ -838,7 +838,7 @@ func TestClientOneShot(t *testing.T) {
 	h := newClHarness(t, Settings{OneShot: true}, nil)
 	h.toChecking()
 	acts := h.fire()
-	if h.exit == nil || h.exit.Code != ExitOK {
+	if h.exit == nil || h.exit.Why != ExitOneShot {
 		t.Fatalf("exit %+v", h.exit)
 	}
 	h.wantState(StateStopped)

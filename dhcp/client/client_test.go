@@ -150,6 +150,8 @@ type clHarness struct {
 	dhcp    []clSent
 	arp     []SendARP
 	sockets Sockets
+	entered State // the state the last Transition entered
+	notes   []Note
 	config  *Lease
 	// leftover: the saved lease's address from the last run may still be
 	// on the interface.
@@ -184,10 +186,10 @@ func (h *clHarness) record(acts []Action) []Action {
 			if h.down {
 				t.Fatalf("SendDHCP while the carrier is down")
 			}
-			if a.Unicast.IsValid() && !h.sockets.UDP {
-				t.Fatalf("unicast SendDHCP without the UDP socket")
+			if a.Unicast.IsValid() && (!h.sockets.Open.Has(SocketUDP) || !h.sockets.Addr.IsValid()) {
+				t.Fatalf("unicast SendDHCP without the UDP socket bound to an address")
 			}
-			if !a.Unicast.IsValid() && !h.sockets.Raw {
+			if !a.Unicast.IsValid() && !h.sockets.Open.Has(SocketRaw) {
 				t.Fatalf("broadcast SendDHCP without the raw socket")
 			}
 			if len(a.Packet) < 300 {
@@ -205,7 +207,7 @@ func (h *clHarness) record(acts []Action) []Action {
 			if h.down {
 				t.Fatalf("SendARP while the carrier is down")
 			}
-			if !h.sockets.ARP && !h.sockets.ARPDefense {
+			if !h.sockets.Open.Has(SocketARP) && !h.sockets.Open.Has(SocketARPDefense) {
 				t.Fatalf("SendARP without an ARP socket")
 			}
 			if a.Frame.SenderHW != h.c.s.MAC {
@@ -216,8 +218,11 @@ func (h *clHarness) record(acts []Action) []Action {
 			if a == h.sockets {
 				t.Fatalf("Sockets %+v emitted without a change", a)
 			}
-			if a.ARP && a.ARPDefense {
+			if a.Open.Has(SocketARP) && a.Open.Has(SocketARPDefense) {
 				t.Fatalf("ARP and ARPDefense sockets at once")
+			}
+			if bound := a.Open.Has(SocketUDP) || a.Open.Has(SocketARPDefense); bound != a.Addr.IsValid() {
+				t.Fatalf("Sockets %v with address %v: bound sockets need one, others none", a.Open, a.Addr)
 			}
 			h.sockets = a
 		case Configure:
@@ -248,6 +253,19 @@ func (h *clHarness) record(acts []Action) []Action {
 			}
 		case Exit:
 			h.exit = &a
+		case Transition:
+			if a.From == a.To || a.From != h.entered {
+				t.Fatalf("transition %v -> %v after %v", a.From, a.To, h.entered)
+			}
+			h.entered = a.To
+			if !ValidCause(a.Cause) {
+				t.Fatalf("transition cause %q", a.Cause)
+			}
+		case Note:
+			if a.Kind == 0 || a.Kind >= NumNotes {
+				t.Fatalf("note %v", a.Kind)
+			}
+			h.notes = append(h.notes, a)
 		default:
 			t.Fatalf("unknown action %T", a)
 		}
@@ -415,7 +433,7 @@ func TestClientHappyPath(t *testing.T) {
 	h := newClHarness(t, Settings{RequestAddr: netip.MustParseAddr("192.0.2.99"), Hostname: mustHost(t, "box")}, nil)
 	acts := h.start()
 	h.wantState(StateSelecting)
-	if h.sockets != (Sockets{Raw: true}) {
+	if h.sockets.Open != SocketsOf(SocketRaw) {
 		t.Fatalf("sockets %+v", h.sockets)
 	}
 	if !clHasLog(acts, "state SELECTING") {
@@ -453,7 +471,7 @@ func TestClientHappyPath(t *testing.T) {
 	h.now = h.now.Add(time.Second)
 	acts = h.reply(dhcp.Ack, nil)
 	h.wantState(StateChecking)
-	if h.sockets != (Sockets{Raw: true, ARP: true}) {
+	if h.sockets.Open != SocketsOf(SocketRaw, SocketARP) {
 		t.Fatalf("checking sockets %+v", h.sockets)
 	}
 	if len(h.arp) != 1 || h.arp[0].Frame != dhcp.ARPProbe(clMAC, clAddr) {
@@ -483,7 +501,7 @@ func TestClientHappyPath(t *testing.T) {
 		t.Fatalf("saved %+v", h.saved)
 	}
 	// Announcement and gateway query at once, on the ARP socket.
-	if h.sockets != (Sockets{ARP: true}) {
+	if h.sockets.Open != SocketsOf(SocketARP) {
 		t.Fatalf("bound sockets %+v", h.sockets)
 	}
 	if n := len(h.arp); n != 3 || h.arp[1].Frame != dhcp.ARPAnnouncement(clMAC, clAddr) ||
@@ -495,7 +513,7 @@ func TestClientHappyPath(t *testing.T) {
 	if !clHas[SaveLease](acts) || h.saved.RouterMAC != clRouterMAC {
 		t.Fatalf("router mac not saved: %v", acts)
 	}
-	if h.sockets != (Sockets{ARPDefense: true}) {
+	if h.sockets.Open != SocketsOf(SocketARPDefense) {
 		t.Fatalf("sockets after learning %+v", h.sockets)
 	}
 	if h.c.Lease().RouterMAC != clRouterMAC {
@@ -820,7 +838,7 @@ func TestClientBadSettings(t *testing.T) {
 			}
 			h := &clHarness{t: t, c: New(s, nil, clRand(1)), now: clT0, errOK: true}
 			h.start()
-			if h.exit == nil || h.exit.Code != ExitFailure {
+			if h.exit == nil || h.exit.Why != ExitFailed {
 				t.Fatalf("exit %+v", h.exit)
 			}
 			h.wantState(StateStopped)
@@ -832,14 +850,14 @@ func TestClientBadSettings(t *testing.T) {
 	t.Run("renew first", func(t *testing.T) {
 		h := &clHarness{t: t, c: New(Settings{}, nil, clRand(1)), now: clT0, errOK: true}
 		h.record(h.c.Renew(h.now))
-		if h.exit == nil || h.exit.Code != ExitFailure {
+		if h.exit == nil || h.exit.Why != ExitFailed {
 			t.Fatalf("exit %+v", h.exit)
 		}
 	})
 	t.Run("nil rnd", func(t *testing.T) {
 		h := &clHarness{t: t, c: New(Settings{MAC: clMAC}, nil, nil), now: clT0, errOK: true}
 		h.start()
-		if h.exit == nil || h.exit.Code != ExitFailure {
+		if h.exit == nil || h.exit.Why != ExitFailed {
 			t.Fatalf("exit %+v", h.exit)
 		}
 	})
@@ -921,7 +939,7 @@ func TestClientGatewaySilent(t *testing.T) {
 	h := newClHarness(t, Settings{ARP: ARPOff}, nil)
 	h.toChecking()
 	h.advance(defGatewayTimeout)
-	if h.c.gw != gwIdle || h.sockets != (Sockets{ARPDefense: true}) {
+	if h.c.gw != gwIdle || h.sockets.Open != SocketsOf(SocketARPDefense) {
 		t.Fatalf("gateway query not ended: %v %+v", h.c.gw, h.sockets)
 	}
 	q := 0

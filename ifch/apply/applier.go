@@ -148,11 +148,9 @@ func (a *Applier) Configure(c *ifch.Configure) error {
 	if want.MTU == m.origMTU {
 		m.origMTU = 0
 	}
-	search := c.Search
-	if len(search) == 0 && c.Domain != "" {
-		search = []string{c.Domain}
-	}
-	if err := a.setResolv(m, c.DNS, search); err != nil {
+	// The search list is the request's: the engine decides what it holds
+	// (engine.ConfigureFor); the domain field is informational.
+	if err := a.setResolv(m, c.DNS, c.Search); err != nil {
 		return err
 	}
 	if c.Hostname != "" && a.cfg.Hostname != nil && c.Hostname != m.hostname {

@@ -279,9 +279,10 @@ func TestResolvConf(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o644 {
 		t.Fatalf("mode %v, %v", fi.Mode(), err)
 	}
-	// A second link's servers are merged after the first's; the domain
-	// becomes the search list when there is none.
-	if r := a.Do(mustCommand(t, strings.Replace(cfgNewAddr, "eth0", "eth1", 1))); r.Code != ifch.CodeOK {
+	// A second link's servers and search domains are merged after the
+	// first's. The domain field alone adds nothing: the engine puts it in
+	// the search list when it should be there (engine.ConfigureFor).
+	if r := a.Do(mustCommand(t, strings.NewReplacer("eth0", "eth1", "domain corp.example\n", "domain corp.example\nsearch corp.example\n").Replace(cfgNewAddr))); r.Code != ifch.CodeOK {
 		t.Fatal(r)
 	}
 	want = "# head\n# Written by ndhc-go ifch; changes are lost on the next lease.\n" +

@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
@@ -26,7 +27,7 @@ func NewClient(conn *net.UnixConn, ifindex int) *Client {
 // Open asks sockd for a socket. A refusal (sockd's errno) is returned as a
 // syscall.Errno; anything malformed in the reply is a protocol error, after
 // which the engine must exit.
-func (c *Client) Open(kind Kind, addr netip.Addr) (*os.File, error) {
+func (c *Client) Open(kind client.Socket, addr netip.Addr) (*os.File, error) {
 	req, err := Request{Kind: kind, Ifindex: c.ifindex, Addr: addr}.MarshalBinary()
 	if err != nil {
 		return nil, err

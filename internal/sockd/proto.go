@@ -10,42 +10,23 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+
+	"github.com/ndhc-go/ndhc/dhcp/client"
 )
 
-// Kind says which socket a request asks for.
-type Kind uint8
-
-// The sockets sockd creates.
-const (
-	// DHCPRaw: AF_PACKET datagram socket for ETH_P_IP on the interface,
-	// with the DHCP client filter (UDP to port 68, IPv4 without options,
-	// not fragmented), locked. Used to send broadcasts and to listen while
-	// the client has no address.
-	DHCPRaw Kind = 1
-	// UDP: AF_INET datagram socket bound to Addr:68 on the interface, for
-	// unicast renewal (RFC 2131 4.4.5, RENEWING).
-	UDP Kind = 2
-	// ARP: AF_PACKET datagram socket for ETH_P_ARP with the ARP filter,
-	// locked: conflict checks and gateway pings.
-	ARP Kind = 3
-	// ARPDefense: like ARP, but the filter passes only frames claiming Addr
-	// from another hardware address (RFC 5227 2.4), locked.
-	ARPDefense Kind = 4
-)
-
-func (k Kind) String() string {
-	switch k {
-	case DHCPRaw:
-		return "dhcp-raw"
-	case UDP:
-		return "udp"
-	case ARP:
-		return "arp"
-	case ARPDefense:
-		return "arp-defense"
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
+// The kinds of socket sockd creates are client.Socket values, the same
+// type the DHCP client uses to say which sockets it needs:
+//
+//   - SocketRaw: AF_PACKET datagram socket for ETH_P_IP on the interface,
+//     with the DHCP client filter (UDP to port 68, IPv4 without options,
+//     not fragmented), locked. Used to send broadcasts and to listen while
+//     the client has no address.
+//   - SocketUDP: AF_INET datagram socket bound to Addr:68 on the
+//     interface, for unicast renewal (RFC 2131 4.4.5, RENEWING).
+//   - SocketARP: AF_PACKET datagram socket for ETH_P_ARP with the ARP
+//     filter, locked: conflict checks and gateway pings.
+//   - SocketARPDefense: like SocketARP, but the filter passes only frames
+//     claiming Addr from another hardware address (RFC 5227 2.4), locked.
 
 // Wire sizes. Both sides read exactly these many bytes or fail.
 const (
@@ -61,7 +42,7 @@ const (
 //	| 'S'  | kind |  zero (2)   | ifindex (BE 32) | IPv4 address |
 //	+------+------+-------------+-----------------+--------------+
 type Request struct {
-	Kind    Kind
+	Kind    client.Socket
 	Ifindex uint32
 	// Addr is the local address for UDP and the defended address for
 	// ARPDefense; it must be unset for the other kinds.
@@ -92,7 +73,7 @@ func (r *Request) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("sockd: malformed request header % x", b[:4])
 	}
 	var q Request
-	q.Kind = Kind(b[1])
+	q.Kind = client.Socket(b[1])
 	q.Ifindex = binary.BigEndian.Uint32(b[4:])
 	if a := netip.AddrFrom4([4]byte(b[8:12])); !a.IsUnspecified() {
 		q.Addr = a
@@ -109,11 +90,11 @@ func (r Request) validate() error {
 		return fmt.Errorf("sockd: bad interface index %d", r.Ifindex)
 	}
 	switch r.Kind {
-	case DHCPRaw, ARP:
+	case client.SocketRaw, client.SocketARP:
 		if r.Addr.IsValid() {
 			return fmt.Errorf("sockd: %s request carries an address", r.Kind)
 		}
-	case UDP, ARPDefense:
+	case client.SocketUDP, client.SocketARPDefense:
 		if !r.Addr.Is4() || !usableUnicast(r.Addr) {
 			return fmt.Errorf("sockd: %s request needs a unicast IPv4 address, got %v", r.Kind, r.Addr)
 		}
@@ -137,7 +118,7 @@ func usableUnicast(a netip.Addr) bool {
 //	| 'S'  | kind |  zero (2)   | errno (BE 32)   |
 //	+------+------+-------------+-----------------+
 type Reply struct {
-	Kind  Kind
+	Kind  client.Socket
 	Errno uint32
 }
 
@@ -157,8 +138,8 @@ func (r *Reply) UnmarshalBinary(b []byte) error {
 	if b[0] != magic || b[2] != 0 || b[3] != 0 {
 		return fmt.Errorf("sockd: malformed reply header % x", b[:4])
 	}
-	k := Kind(b[1])
-	if k < DHCPRaw || k > ARPDefense {
+	k := client.Socket(b[1])
+	if k < client.SocketRaw || k >= client.NumSockets {
 		return fmt.Errorf("sockd: reply for unknown kind %d", uint8(k))
 	}
 	*r = Reply{Kind: k, Errno: binary.BigEndian.Uint32(b[4:])}

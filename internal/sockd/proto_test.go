@@ -5,14 +5,16 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/ndhc-go/ndhc/dhcp/client"
 )
 
 func TestRequestRoundTrip(t *testing.T) {
 	for _, r := range []Request{
-		{Kind: DHCPRaw, Ifindex: 3},
-		{Kind: ARP, Ifindex: 1 << 20},
-		{Kind: UDP, Ifindex: 3, Addr: netip.MustParseAddr("10.0.0.7")},
-		{Kind: ARPDefense, Ifindex: 3, Addr: netip.MustParseAddr("192.0.2.9")},
+		{Kind: client.SocketRaw, Ifindex: 3},
+		{Kind: client.SocketARP, Ifindex: 1 << 20},
+		{Kind: client.SocketUDP, Ifindex: 3, Addr: netip.MustParseAddr("10.0.0.7")},
+		{Kind: client.SocketARPDefense, Ifindex: 3, Addr: netip.MustParseAddr("192.0.2.9")},
 	} {
 		b, err := r.MarshalBinary()
 		if err != nil {
@@ -29,7 +31,7 @@ func TestRequestRoundTrip(t *testing.T) {
 }
 
 func TestRequestRejects(t *testing.T) {
-	ok, _ := Request{Kind: UDP, Ifindex: 3, Addr: netip.MustParseAddr("10.0.0.7")}.MarshalBinary()
+	ok, _ := Request{Kind: client.SocketUDP, Ifindex: 3, Addr: netip.MustParseAddr("10.0.0.7")}.MarshalBinary()
 	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), ok...)) }
 	cases := []struct {
 		name string
@@ -48,7 +50,7 @@ func TestRequestRejects(t *testing.T) {
 		{"udp multicast", mutate(func(b []byte) []byte { copy(b[8:], []byte{224, 0, 0, 1}); return b }), "unicast"},
 		{"udp broadcast", mutate(func(b []byte) []byte { copy(b[8:], []byte{255, 255, 255, 255}); return b }), "unicast"},
 		{"udp loopback", mutate(func(b []byte) []byte { copy(b[8:], []byte{127, 0, 0, 1}); return b }), "unicast"},
-		{"raw with address", mutate(func(b []byte) []byte { b[1] = byte(DHCPRaw); return b }), "carries an address"},
+		{"raw with address", mutate(func(b []byte) []byte { b[1] = byte(client.SocketRaw); return b }), "carries an address"},
 	}
 	for _, c := range cases {
 		var r Request
@@ -63,9 +65,9 @@ func TestRequestRejects(t *testing.T) {
 }
 
 func TestReply(t *testing.T) {
-	b, _ := Reply{Kind: ARP, Errno: 1}.MarshalBinary()
+	b, _ := Reply{Kind: client.SocketARP, Errno: 1}.MarshalBinary()
 	var r Reply
-	if err := r.UnmarshalBinary(b); err != nil || r != (Reply{Kind: ARP, Errno: 1}) {
+	if err := r.UnmarshalBinary(b); err != nil || r != (Reply{Kind: client.SocketARP, Errno: 1}) {
 		t.Fatalf("%+v %v", r, err)
 	}
 	for _, bad := range [][]byte{b[:7], {0x53, 7, 0, 0, 0, 0, 0, 0}, {0x53, 1, 0, 1, 0, 0, 0, 0}} {
@@ -77,7 +79,7 @@ func TestReply(t *testing.T) {
 
 // FuzzRequest: whatever decodes must encode to the same bytes.
 func FuzzRequest(f *testing.F) {
-	for _, r := range []Request{{Kind: DHCPRaw, Ifindex: 2}, {Kind: UDP, Ifindex: 2, Addr: netip.MustParseAddr("10.1.2.3")}} {
+	for _, r := range []Request{{Kind: client.SocketRaw, Ifindex: 2}, {Kind: client.SocketUDP, Ifindex: 2, Addr: netip.MustParseAddr("10.1.2.3")}} {
 		b, _ := r.MarshalBinary()
 		f.Add(b)
 	}
@@ -99,7 +101,7 @@ func FuzzRequest(f *testing.F) {
 
 // FuzzReply: whatever decodes must encode to the same bytes.
 func FuzzReply(f *testing.F) {
-	b, _ := Reply{Kind: UDP, Errno: 13}.MarshalBinary()
+	b, _ := Reply{Kind: client.SocketUDP, Errno: 13}.MarshalBinary()
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Reply

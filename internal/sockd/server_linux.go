@@ -12,6 +12,7 @@ import (
 
 	"github.com/mdlayher/packet"
 	"github.com/ndhc-go/ndhc/dhcp"
+	"github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/sandbox"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -76,7 +77,7 @@ func Serve(conn *net.UnixConn, ifi Interface, log *slog.Logger) error {
 func Open(req Request, ifi Interface) (*os.File, error) {
 	nifi := &net.Interface{Index: ifi.Index, Name: ifi.Name, HardwareAddr: net.HardwareAddr(ifi.MAC[:])}
 	switch req.Kind {
-	case DHCPRaw:
+	case client.SocketRaw:
 		f, err := packetSocket(nifi, unix.ETH_P_IP, dhcp.DHCPFilter())
 		if err != nil {
 			return nil, err
@@ -88,15 +89,15 @@ func Open(req Request, ifi Interface) (*os.File, error) {
 			return nil, err
 		}
 		return f, nil
-	case ARP:
+	case client.SocketARP:
 		return packetSocket(nifi, unix.ETH_P_ARP, dhcp.ARPFilter())
-	case ARPDefense:
+	case client.SocketARPDefense:
 		filter, err := dhcp.ARPDefenseFilter(req.Addr, ifi.MAC)
 		if err != nil {
 			return nil, err
 		}
 		return packetSocket(nifi, unix.ETH_P_ARP, filter)
-	case UDP:
+	case client.SocketUDP:
 		return udpSocket(ifi.Name, req.Addr.As4())
 	}
 	return nil, fmt.Errorf("sockd: unknown kind %d", req.Kind)

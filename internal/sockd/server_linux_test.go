@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ndhc-go/ndhc/dhcp"
+	"github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"github.com/ndhc-go/ndhc/sandbox"
 	"golang.org/x/sys/unix"
@@ -57,16 +58,16 @@ func TestServeInNamespace(t *testing.T) {
 func runClient(t *testing.T, conn *net.UnixConn, ifindex int, addr netip.Addr) {
 	c := NewClient(conn, ifindex)
 	for _, k := range []struct {
-		kind Kind
+		kind client.Socket
 		addr netip.Addr
-	}{{DHCPRaw, netip.Addr{}}, {ARP, netip.Addr{}}, {ARPDefense, addr}, {UDP, addr}} {
+	}{{client.SocketRaw, netip.Addr{}}, {client.SocketARP, netip.Addr{}}, {client.SocketARPDefense, addr}, {client.SocketUDP, addr}} {
 		f, err := c.Open(k.kind, k.addr)
 		if err != nil {
 			t.Errorf("%s: %v", k.kind, err)
 			continue
 		}
 		fd := int(f.Fd())
-		if k.kind != UDP {
+		if k.kind != client.SocketUDP {
 			// The filter is locked: the receiving side cannot swap it.
 			err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0)
 			if err != unix.EPERM {
@@ -81,12 +82,12 @@ func runClient(t *testing.T, conn *net.UnixConn, ifindex int, addr netip.Addr) {
 		f.Close()
 	}
 	// An address not on the interface is refused with the kernel's errno.
-	if _, err := c.Open(UDP, netip.MustParseAddr("10.99.0.1")); err != unix.EADDRNOTAVAIL {
+	if _, err := c.Open(client.SocketUDP, netip.MustParseAddr("10.99.0.1")); err != unix.EADDRNOTAVAIL {
 		t.Errorf("udp on a foreign address: %v, want EADDRNOTAVAIL", err)
 	}
 	// A request for another interface is fatal to sockd.
 	bad := NewClient(conn, ifindex+100)
-	if _, err := bad.Open(DHCPRaw, netip.Addr{}); err == nil {
+	if _, err := bad.Open(client.SocketRaw, netip.Addr{}); err == nil {
 		t.Error("a request for another interface got a socket")
 	}
 }

@@ -13,17 +13,26 @@ import (
 	"time"
 
 	"github.com/ndhc-go/ndhc/dhcp"
+	"github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/conf"
+	"github.com/ndhc-go/ndhc/internal/config"
+	"github.com/ndhc-go/ndhc/internal/event"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"github.com/ndhc-go/ndhc/internal/roles"
+	"github.com/ndhc-go/ndhc/internal/supervisor"
+	"golang.org/x/sys/unix"
 )
 
 // clientFlags are the options of `ndhc -i IFACE`; the config file uses the
 // same names (long form, without dashes in front).
 type clientFlags struct {
 	fs       *flag.FlagSet
-	roles    *roleSettings
+	roles    *roleFlags
 	iface    string
 	config   string
 	logLevel string
+	eventFD  int
 
 	// DHCP
 	hostname    string
@@ -48,17 +57,22 @@ type clientFlags struct {
 	setHostname    bool
 	minPrefix      int
 	mtuFloor       int
+
+	// Parsed by validate.
+	level  slog.Level
+	ranges []netip.Prefix
 }
 
 func newClientFlags() *clientFlags {
 	c := &clientFlags{fs: flag.NewFlagSet("ndhc", flag.ContinueOnError)}
 	fs := c.fs
-	c.roles = newRoleSettings(fs)
+	c.roles = addRoleFlags(fs)
 	fs.StringVar(&c.iface, "interface", "", "interface to configure (required; also -i)")
 	fs.StringVar(&c.iface, "i", "", "short for --interface")
 	fs.StringVar(&c.config, "config", "", "configuration file of key = value lines (also -c)")
 	fs.StringVar(&c.config, "c", "", "short for --config")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&c.eventFD, "event-fd", -1, "write one JSON object a line to this open descriptor (a pipe or socket) for each event: role ready, state change, lease configured or refused, role exit, signal")
 	fs.StringVar(&c.hostname, "hostname", "", "host name to send to the server (option 12)")
 	fs.StringVar(&c.vendorClass, "vendor-class", "", "vendor class identifier to send (option 60)")
 	fs.StringVar(&c.clientID, "clientid", "duid", "client identifier: duid (RFC 4361, kept in the state directory), mac, or string:TEXT")
@@ -146,7 +160,8 @@ func (c *clientFlags) validate() error {
 	if c.arpWait < 0 || c.arpWait > 10*time.Second {
 		return fmt.Errorf("arp-wait %v: want 0 to 10s", c.arpWait)
 	}
-	if _, err := parseLevel(c.logLevel); err != nil {
+	var err error
+	if c.level, err = parseLevel(c.logLevel); err != nil {
 		return err
 	}
 	switch {
@@ -169,7 +184,7 @@ func (c *clientFlags) validate() error {
 			return fmt.Errorf("request %q: not an IPv4 address", c.request)
 		}
 	}
-	if _, err := c.ranges(); err != nil {
+	if c.ranges, err = parseRanges(c.allowRanges); err != nil {
 		return err
 	}
 	if c.routeMetric < 0 || c.minPrefix < 0 || c.minPrefix > 32 || c.mtuFloor < 0 || c.mtuFloor > 65535 {
@@ -181,15 +196,18 @@ func (c *clientFlags) validate() error {
 	if c.ifchd != "" && !strings.HasPrefix(c.ifchd, "/") {
 		return fmt.Errorf("ifchd %q: want an absolute socket path", c.ifchd)
 	}
-	if _, err := c.roles.degradeList(); err != nil {
+	if err := c.roles.parse(); err != nil {
 		return err
+	}
+	if c.eventFD == 0 || c.eventFD == 2 || c.eventFD < -1 {
+		return fmt.Errorf("event-fd %d: want an open descriptor other than stdin and stderr", c.eventFD)
 	}
 	return nil
 }
 
-func (c *clientFlags) ranges() ([]netip.Prefix, error) {
+func parseRanges(list string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, s := range strings.FieldsFunc(c.allowRanges, func(r rune) bool { return r == ',' }) {
+	for _, s := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' }) {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil || !p.Addr().Is4() {
 			return nil, fmt.Errorf("allow-ranges: %q is not an IPv4 prefix", s)
@@ -207,53 +225,107 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// roleConfig is what the supervisor tells every role after spawning it;
-// each role reads the parts it needs.
-type roleConfig struct {
-	Interface string `json:"interface"`
-	Ifindex   int    `json:"ifindex"`
-	MAC       string `json:"mac"`
-	LogLevel  string `json:"log_level"`
-
-	Engine engineConfig `json:"engine"`
-	Ifch   ifchConfig   `json:"ifch"`
-}
-
-type engineConfig struct {
-	Hostname    string        `json:"hostname,omitempty"`
-	VendorClass string        `json:"vendor_class,omitempty"`
-	ClientID    string        `json:"clientid"`
-	Request     string        `json:"request,omitempty"`
-	OneShot     bool          `json:"oneshot,omitempty"`
-	ReleaseExit bool          `json:"release_on_exit,omitempty"`
-	ARPMode     string        `json:"arp_mode"`
-	ARPWait     time.Duration `json:"arp_wait,omitempty"`
-	Relentless  bool          `json:"relentless,omitempty"`
-}
-
-type ifchConfig struct {
-	ResolvConf     string         `json:"resolv_conf,omitempty"`
-	RouteMetric    int            `json:"route_metric,omitempty"`
-	AllowRanges    []netip.Prefix `json:"allow_ranges,omitempty"`
-	AllowLinkLocal bool           `json:"allow_link_local,omitempty"`
-	AllowOffLink   bool           `json:"allow_offlink_router,omitempty"`
-	SetHostname    bool           `json:"set_hostname,omitempty"`
-	MinPrefix      int            `json:"min_prefix,omitempty"`
-	MTUFloor       int            `json:"mtu_floor,omitempty"`
-}
-
-// roleConfigFor builds the role configuration for the resolved interface.
-func (c *clientFlags) roleConfigFor(ifi *net.Interface) roleConfig {
-	ranges, _ := c.ranges()
-	return roleConfig{
-		Interface: ifi.Name, Ifindex: ifi.Index, MAC: ifi.HardwareAddr.String(), LogLevel: c.logLevel,
-		Engine: engineConfig{
-			Hostname: c.hostname, VendorClass: c.vendorClass, ClientID: c.clientID, Request: c.request,
-			OneShot: c.oneShot, ReleaseExit: c.releaseExit, ARPMode: c.arpMode, ARPWait: c.arpWait, Relentless: c.relentless,
-		},
-		Ifch: ifchConfig{
-			ResolvConf: c.resolvConf, RouteMetric: c.routeMetric, AllowRanges: ranges, AllowLinkLocal: c.allowLinkLocal,
-			AllowOffLink: c.allowOffLink, SetHostname: c.setHostname, MinPrefix: c.minPrefix, MTUFloor: c.mtuFloor,
+// instance builds the supervisor's configuration for the resolved
+// interface: every role's typed configuration, made once, here.
+func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger) (*supervisor.Config, error) {
+	link := config.Link{Name: ifi.Name, Index: ifi.Index, MAC: dhcp.MAC(ifi.HardwareAddr)}
+	lg := config.Log{Level: c.level}
+	eng := config.Engine{
+		Link: link, Log: lg, VendorClass: c.vendorClass, OneShot: c.oneShot, ReleaseOnExit: c.releaseExit,
+		ARPWait: c.arpWait, Relentless: c.relentless,
+	}
+	switch c.arpMode {
+	case "fast":
+		eng.ARP = client.ARPFast
+	case "rfc5227":
+		eng.ARP = client.ARPRFC5227
+	case "off":
+		eng.ARP = client.ARPOff
+	}
+	switch {
+	case c.clientID == "mac":
+		eng.ClientID = config.ClientIDMAC
+	case strings.HasPrefix(c.clientID, "string:"):
+		eng.ClientID, eng.ClientIDText = config.ClientIDString, strings.TrimPrefix(c.clientID, "string:")
+	default:
+		eng.ClientID = config.ClientIDDUID
+	}
+	if c.hostname != "" {
+		h, err := dhcp.ParseHostname(c.hostname)
+		if err != nil {
+			return nil, err
+		}
+		eng.Hostname = h
+	}
+	if c.request != "" {
+		eng.Request = netip.MustParseAddr(c.request) // checked by validate
+	}
+	ic := config.Ifch{
+		Link: link, Log: lg, ResolvConf: c.resolvConf, RouteMetric: uint32(c.routeMetric), SetHostname: c.setHostname,
+		Policy: ifch.Policy{
+			Interfaces: []string{ifi.Name}, AllowedRanges: c.ranges, MinPrefixLen: c.minPrefix,
+			AllowLinkLocal: c.allowLinkLocal, AllowOffLinkRouter: c.allowOffLink, MinMTU: c.mtuFloor,
 		},
 	}
+	sc := &supervisor.Config{
+		Log: log, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd,
+		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg},
+	}
+	if c.eventFD > 0 {
+		f, err := eventFile(c.eventFD)
+		if err != nil {
+			return nil, err
+		}
+		sc.Events = event.NewStream(f)
+	}
+	return sc, nil
+}
+
+// eventFile checks that fd is open and is a pipe, a socket or a character
+// device. A regular file would run into the supervisor's RLIMIT_FSIZE of
+// zero after it enters its sandbox, and its events would be lost.
+func eventFile(fd int) (*os.File, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("event-fd %d: %w", fd, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
+		unix.CloseOnExec(fd)
+		return os.NewFile(uintptr(fd), "events"), nil
+	}
+	return nil, fmt.Errorf("event-fd %d: not a pipe, socket or terminal", fd)
+}
+
+// runClient is `ndhc -i IFACE`: it checks what the supervisor needs and
+// runs it.
+func runClient(args []string) int {
+	c := newClientFlags()
+	if err := c.parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitcode.OK
+		}
+		fmt.Fprintf(os.Stderr, "ndhc: %v\n", err)
+		return exitcode.Usage
+	}
+	log := roles.NewLogger(roles.Supervisor, c.iface, c.level)
+	if os.Geteuid() != 0 {
+		log.Error("ndhc must be started as root: it creates the sandboxes of its roles, which then drop root")
+		return exitcode.Usage
+	}
+	ifi, err := net.InterfaceByName(c.iface)
+	if err != nil {
+		log.Error("no such interface", "err", err)
+		return exitcode.Usage
+	}
+	if len(ifi.HardwareAddr) != 6 {
+		log.Error("not an Ethernet interface", "hwaddr", ifi.HardwareAddr.String())
+		return exitcode.Usage
+	}
+	sc, err := c.instance(ifi, log)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		return exitcode.Usage
+	}
+	return supervisor.Run(sc)
 }

@@ -1,25 +1,23 @@
-package main
+package sandbox
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/ndhc-go/ndhc/sandbox"
 )
 
-func readyBytes(t testing.TB, rep *sandbox.Report) []byte {
-	b, err := json.Marshal(rep)
+func readyBytes(t testing.TB, rep *Report) []byte {
+	b, err := marshalReady(rep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]byte{ctlReady}, b...)
+	return b
 }
 
 func TestParseReady(t *testing.T) {
-	rep := &sandbox.Report{Role: "engine", LandlockABI: 7, LandlockEnforced: []string{"fs"}, SeccompInstructions: 52}
+	rep := &Report{Role: "engine", LandlockABI: 7, LandlockEnforced: []string{"fs"}, SeccompInstructions: 52}
 	rep.Status.NoNewPrivs, rep.Status.Seccomp = 1, 2
-	got, err := parseReady(readyBytes(t, rep))
+	got, err := ParseReady(readyBytes(t, rep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,23 +31,24 @@ func TestParseReady(t *testing.T) {
 		"trailing data": []byte(`R{"role":"x"}{}`),
 		"not json":      []byte(`R{`),
 	} {
-		if _, err := parseReady(b); err == nil {
+		if _, err := ParseReady(b); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
 
-// FuzzParseReady: a notice that parses re-encodes to one that parses to
-// the same report.
+// FuzzParseReady: the ready notice is the first thing a parent reads from
+// a child. A notice that parses re-encodes to one that parses to the same
+// report.
 func FuzzParseReady(f *testing.F) {
-	f.Add(readyBytes(f, &sandbox.Report{Role: "sockd", LandlockABI: 2, LandlockMissing: []string{"net.tcp (ABI 4)"}}))
+	f.Add(readyBytes(f, &Report{Role: "sockd", LandlockABI: 2, LandlockMissing: []string{"net.tcp (ABI 4)"}}))
 	f.Add([]byte(`R{"role":"x","status":{"uid":[1,1,1,1]}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rep, err := parseReady(b)
+		rep, err := ParseReady(b)
 		if err != nil {
 			return
 		}
-		again, err := parseReady(readyBytes(t, rep))
+		again, err := ParseReady(readyBytes(t, rep))
 		if err != nil {
 			t.Fatalf("re-encoded notice does not parse: %v", err)
 		}

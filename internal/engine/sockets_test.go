@@ -1,17 +1,18 @@
-package main
+package engine
 
 import (
 	"encoding/binary"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/mdlayher/socket"
 	"github.com/ndhc-go/ndhc/dhcp"
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/config"
 	"github.com/ndhc-go/ndhc/internal/sockd"
 	"github.com/ndhc-go/ndhc/sandbox"
 	"golang.org/x/sys/unix"
@@ -30,7 +31,7 @@ func (f *fakeSockd) requests() []sockd.Request {
 	return append([]sockd.Request(nil), f.reqs...)
 }
 
-func startFakeSockd(t *testing.T) (*sockd.Client, *fakeSockd) {
+func startFakeSockd(t *testing.T) (*net.UnixConn, *fakeSockd) {
 	t.Helper()
 	a, b, err := sandbox.SeqpacketPair()
 	if err != nil {
@@ -76,7 +77,7 @@ func startFakeSockd(t *testing.T) (*sockd.Client, *fakeSockd) {
 		engSide.Close()
 		srvSide.Close()
 	})
-	return sockd.NewClient(engSide, 1), f
+	return engSide, f
 }
 
 // TestEngineReleaseOpensUDPSocket: a release asks for the UDP socket to
@@ -94,17 +95,12 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc, fake := startFakeSockd(t)
-	e := &engine{
-		log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		cfg:    &roleConfig{Interface: "eth0", Ifindex: 1},
-		sockd:  sc,
-		events: make(chan event, 64),
-		client: dhcpclient.New(dhcpclient.Settings{MAC: mac, ARP: dhcpclient.ARPOff}, saved, randUint32),
-	}
+	e := New(&config.Engine{Link: config.Link{Name: "eth0", Index: 1, MAC: mac}}, Ends{Sockd: sc}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.client = dhcpclient.New(dhcpclient.Settings{MAC: mac, ARP: dhcpclient.ARPOff}, saved, randUint32)
 	t.Cleanup(func() {
-		for _, c := range []**socket.Conn{&e.raw, &e.udp, &e.arp} {
-			if *c != nil {
-				(*c).Close()
+		for _, c := range e.socks {
+			if c != nil {
+				c.Close()
 			}
 		}
 	})
@@ -126,7 +122,7 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 
 	// INIT-REBOOT with the saved lease, and the server's ACK.
 	var req *dhcp.Message
-	for _, a := range sockets(e.call(func() []dhcpclient.Action { return e.client.Start(now) })) {
+	for _, a := range sockets(e.client.Start(now)) {
 		if s, ok := a.(dhcpclient.SendDHCP); ok {
 			req = new(dhcp.Message)
 			if err := req.UnmarshalBinary(s.Packet); err != nil {
@@ -149,14 +145,14 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sockets(e.call(func() []dhcpclient.Action { return e.client.HandlePacket(now, ack) }))
+	sockets(e.client.HandlePacket(now, ack))
 	if e.client.State() != dhcpclient.StateBound {
 		t.Fatalf("state %v after the ACK, want BOUND", e.client.State())
 	}
 
 	// The release: the UDP socket must be asked for on the leased address.
 	n := len(fake.requests())
-	rest := sockets(e.call(func() []dhcpclient.Action { return e.client.Release(now) }))
+	rest := sockets(e.client.Release(now))
 	var sentRelease bool
 	for _, a := range rest {
 		if s, ok := a.(dhcpclient.SendDHCP); ok && s.Unicast == server {
@@ -168,14 +164,14 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 	}
 	var udp []sockd.Request
 	for _, r := range fake.requests()[n:] {
-		if r.Kind == sockd.UDP {
+		if r.Kind == dhcpclient.SocketUDP {
 			udp = append(udp, r)
 		}
 	}
 	if len(udp) != 1 || udp[0].Addr != addr {
 		t.Fatalf("UDP socket requests during the release: %+v, want one for %v", udp, addr)
 	}
-	if e.udp != nil {
+	if e.socks[dhcpclient.SocketUDP] != nil {
 		t.Error("the UDP socket is still open after the release")
 	}
 }

@@ -1,0 +1,108 @@
+// Package config holds the typed configuration the supervisor gives each
+// role. The supervisor builds it once from the command line and the
+// configuration file, validates it, and hands each role only its own part
+// in the role's setup message (sandbox.Spec.Config), where it is decoded
+// strictly; no role parses a flag or a string of the operator's again.
+package config
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp"
+	"github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/ifch"
+)
+
+// Link is the interface a client instance serves, resolved by the
+// supervisor before any role starts.
+type Link struct {
+	Name  string   `json:"name"`
+	Index int      `json:"index"`
+	MAC   dhcp.MAC `json:"mac"`
+}
+
+// Log is the logging configuration every role gets.
+type Log struct {
+	Level slog.Level `json:"level"`
+}
+
+// ClientIDKind says how the engine builds option 61.
+type ClientIDKind string
+
+// Client identifier kinds.
+const (
+	// ClientIDDUID: RFC 4361, type 255, the IAID and a DUID-UUID kept in
+	// the state directory.
+	ClientIDDUID ClientIDKind = "duid"
+	// ClientIDMAC: type 1 and the interface's hardware address.
+	ClientIDMAC ClientIDKind = "mac"
+	// ClientIDString: type 0 and the operator's text.
+	ClientIDString ClientIDKind = "string"
+)
+
+// Engine is the engine's configuration.
+type Engine struct {
+	Link Link `json:"link"`
+	Log  Log  `json:"log"`
+
+	Hostname    dhcp.Hostname `json:"hostname"`
+	VendorClass string        `json:"vendor_class,omitempty"`
+	ClientID    ClientIDKind  `json:"clientid"`
+	// ClientIDText is the identifier of ClientIDString.
+	ClientIDText string     `json:"clientid_text,omitempty"`
+	Request      netip.Addr `json:"request"`
+
+	OneShot       bool           `json:"oneshot,omitempty"`
+	ReleaseOnExit bool           `json:"release_on_exit,omitempty"`
+	ARP           client.ARPMode `json:"arp_mode"`
+	ARPWait       time.Duration  `json:"arp_wait,omitempty"`
+	Relentless    bool           `json:"relentless,omitempty"`
+}
+
+// Sockd is the socket broker's configuration.
+type Sockd struct {
+	Link Link `json:"link"`
+	Log  Log  `json:"log"`
+}
+
+// Ifch is the configuration of the spawned ifch role.
+type Ifch struct {
+	Link Link `json:"link"`
+	Log  Log  `json:"log"`
+	// ResolvConf is the file ifch opens as root before its sandbox and
+	// rewrites from then on; empty: leave resolv.conf alone.
+	ResolvConf  string `json:"resolv_conf,omitempty"`
+	RouteMetric uint32 `json:"route_metric,omitempty"`
+	// SetHostname: ifch asks the hostname role to set the lease's host
+	// name.
+	SetHostname bool `json:"set_hostname,omitempty"`
+	// Policy is what ifch accepts from the engine; its Interfaces are
+	// exactly Link.Name.
+	Policy ifch.Policy `json:"policy"`
+}
+
+// Hostname is the hostname role's configuration.
+type Hostname struct {
+	Log Log `json:"log"`
+}
+
+// Role is any role's configuration: what the role's logger needs.
+type Role interface {
+	// Logging returns the log level and the interface the role serves
+	// (empty when it serves none).
+	Logging() (level slog.Level, iface string)
+}
+
+// Logging implements Role.
+func (c *Engine) Logging() (slog.Level, string) { return c.Log.Level, c.Link.Name }
+
+// Logging implements Role.
+func (c *Sockd) Logging() (slog.Level, string) { return c.Log.Level, c.Link.Name }
+
+// Logging implements Role.
+func (c *Ifch) Logging() (slog.Level, string) { return c.Log.Level, c.Link.Name }
+
+// Logging implements Role.
+func (c *Hostname) Logging() (slog.Level, string) { return c.Log.Level, "" }

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/ifch"
+	"github.com/ndhc-go/ndhc/internal/event"
+)
+
+// ConfigureFor is the ifch request that makes interface iface match the
+// lease l at time now. It is the one place where the lease's options
+// become interface state:
+//
+//   - the default route is the first router of option 3 only when the
+//     lease has no classless static routes: with option 121 present,
+//     option 3 is ignored (RFC 3442 section 2), and a default route, if
+//     any, is one of the classless routes;
+//   - the search list is option 119, or the domain name of option 15
+//     when the server sent no option 119;
+//   - the address's lifetimes are what remains of the lease, at least one
+//     second, or forever for an infinite lease.
+func ConfigureFor(iface string, l *client.Lease, now time.Time) *ifch.Configure {
+	c := &ifch.Configure{
+		Interface: iface,
+		Address:   l.Addr,
+		Broadcast: l.Broadcast,
+		DNS:       l.DNS,
+		MTU:       uint32(l.MTU),
+		Hostname:  l.Hostname.String(),
+		Domain:    l.Domain.String(),
+	}
+	if len(l.Routes) == 0 {
+		c.Router = l.Gateway()
+	}
+	for _, r := range l.Routes {
+		c.Routes = append(c.Routes, ifch.Route{Dst: r.Dst, Gateway: r.Gateway})
+	}
+	for _, s := range l.Search {
+		c.Search = append(c.Search, s.String())
+	}
+	if len(c.Search) == 0 && c.Domain != "" {
+		c.Search = []string{c.Domain}
+	}
+	if l.Infinite() {
+		c.Valid, c.Preferred = ifch.Forever, ifch.Forever
+	} else {
+		secs := ifch.Lifetime(max(l.Remaining(now)/time.Second, 1))
+		c.Valid, c.Preferred = secs, secs
+	}
+	return c
+}
+
+// configure sends ifch the whole desired state for the lease and tells
+// the supervisor whether ifch applied it. A refusal (ifch's address
+// ranges, prefix or MTU rules) leaves the interface as it was: it is
+// logged as an error, and the client tries again at its next renewal.
+func (e *Engine) configure(l *client.Lease) error {
+	err := e.ifchDo(ConfigureFor(e.cfg.Link.Name, l, time.Now()))
+	if _, fatal := err.(*fatalError); fatal {
+		return err
+	}
+	kind := event.Configured
+	if err != nil {
+		kind = event.Refused
+		e.log.Error("lease not configured", "address", l.Addr, "err", err)
+	}
+	return e.report(event.Event{Kind: kind, Addr: l.Addr})
+}
+
+// ifchDo sends one command. A refusal is returned as an ordinary error
+// (the lease breaks ifch's rules); a broken channel or grammar is fatal.
+func (e *Engine) ifchDo(c ifch.Command) error {
+	r, err := ifch.Exchange(e.ends.Ifch, c)
+	if err != nil {
+		return &fatalError{err}
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("ifch refused: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) ifchCarrier() (bool, error) {
+	r, err := ifch.Exchange(e.ends.Ifch, &ifch.Carrier{Interface: e.cfg.Link.Name})
+	if err != nil {
+		return false, err
+	}
+	if err := r.Err(); err != nil {
+		return false, err
+	}
+	return r.Carrier == ifch.CarrierUp, nil
+}

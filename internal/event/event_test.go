@@ -1,0 +1,110 @@
+package event
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+
+	"github.com/ndhc-go/ndhc/dhcp"
+	"github.com/ndhc-go/ndhc/dhcp/client"
+)
+
+var goodEvents = []Event{
+	{Kind: State, From: client.StateRequesting, To: client.StateBound, Addr: netip.MustParsePrefix("10.0.0.5/24"), Cause: "lease obtained"},
+	{Kind: State, From: client.StateInit, To: client.StateSelecting},
+	{Kind: Configured, Addr: netip.MustParsePrefix("192.0.2.7/32")},
+	{Kind: Refused, Addr: netip.MustParsePrefix("192.0.2.7/8")},
+	{Kind: Exiting, Reason: ReasonInterfaceRemoved},
+	{Kind: Noted, Note: client.NoteConflict, Addr: netip.MustParsePrefix("10.0.0.9/32"), MAC: dhcp.MAC{2, 0, 0, 0, 0, 9}},
+	{Kind: Noted, Note: client.NoteCarrierDown},
+	{Kind: State, From: client.StateBound, To: client.StateInitReboot, Cause: "carrier up, gateway does not answer arp"},
+}
+
+func TestEventRoundTrip(t *testing.T) {
+	for _, e := range goodEvents {
+		b, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatalf("%+v: %v", e, err)
+		}
+		if len(b) != Size {
+			t.Fatalf("%d bytes", len(b))
+		}
+		var got Event
+		if err := got.UnmarshalBinary(b); err != nil || got != e {
+			t.Fatalf("%+v -> %+v, %v", e, got, err)
+		}
+	}
+}
+
+func TestEventRefuses(t *testing.T) {
+	for name, e := range map[string]Event{
+		"unknown kind":            {Kind: 9},
+		"same state":              {Kind: State, From: client.StateBound, To: client.StateBound},
+		"state out of range":      {Kind: State, From: client.StateBound, To: 99},
+		"cause with a capital":    {Kind: State, From: client.StateInit, To: client.StateSelecting, Cause: "Offer"},
+		"cause with a newline":    {Kind: State, From: client.StateInit, To: client.StateSelecting, Cause: "a\nb"},
+		"cause on a note":         {Kind: Noted, Note: client.NoteCarrierUp, Cause: "x"},
+		"configured without addr": {Kind: Configured},
+		"exiting without reason":  {Kind: Exiting},
+		"reason on a state":       {Kind: State, From: client.StateInit, To: client.StateSelecting, Reason: ReasonStopped},
+		"mac on a state":          {Kind: State, From: client.StateInit, To: client.StateSelecting, MAC: dhcp.MAC{1}},
+		"note out of range":       {Kind: Noted, Note: client.NumNotes},
+		"note with a subnet":      {Kind: Noted, Note: client.NoteGateway, Addr: netip.MustParsePrefix("10.0.0.0/8")},
+		"IPv6 address":            {Kind: Configured, Addr: netip.MustParsePrefix("2001:db8::1/64")},
+	} {
+		if _, err := e.MarshalBinary(); err == nil {
+			t.Errorf("%s: encoded", name)
+		}
+	}
+	good, _ := goodEvents[0].MarshalBinary()
+	for name, mutate := range map[string]func([]byte) []byte{
+		"short":          func(b []byte) []byte { return b[:Size-1] },
+		"long":           func(b []byte) []byte { return append(b, 0) },
+		"magic":          func(b []byte) []byte { b[0] = 'X'; return b },
+		"padding":        func(b []byte) []byte { b[19] = 1; return b },
+		"prefix 33":      func(b []byte) []byte { b[6] = 33; return b },
+		"no prefix":      func(b []byte) []byte { b[6] = noAddr; return b },
+		"after cause":    func(b []byte) []byte { b[Size-1] = 'x'; return b },
+		"cause not text": func(b []byte) []byte { b[21] = 0xff; return b },
+	} {
+		var e Event
+		if err := e.UnmarshalBinary(mutate(bytes.Clone(good))); err == nil {
+			t.Errorf("%s: decoded %+v", name, e)
+		}
+	}
+}
+
+func TestParseCommand(t *testing.T) {
+	for _, c := range []Command{Renew, Release, Stop} {
+		if got, err := ParseCommand([]byte{byte(c)}); err != nil || got != c {
+			t.Errorf("%q: %v, %v", c, got, err)
+		}
+	}
+	for _, b := range [][]byte{nil, {'X'}, {'U', 'U'}} {
+		if _, err := ParseCommand(b); err == nil {
+			t.Errorf("%q accepted", b)
+		}
+	}
+}
+
+// FuzzEvent: the supervisor decodes what a possibly compromised engine
+// sends. An event that decodes encodes back to the same bytes.
+func FuzzEvent(f *testing.F) {
+	for _, e := range goodEvents {
+		b, _ := e.MarshalBinary()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e Event
+		if err := e.UnmarshalBinary(b); err != nil {
+			return
+		}
+		again, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded %+v does not encode: %v", e, err)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatalf("re-encoded %x, want %x", again, b)
+		}
+	})
+}

@@ -1,0 +1,58 @@
+// Package ifchrole is the ifch role that ndhc spawns for its own
+// interface: it opens, as root and before its sandbox, the netlink socket
+// and resolv.conf it will use, then serves the engine's ifch requests
+// through the applier of package ifch/apply, re-validating each against
+// a policy that names only this interface. A standalone ifchd serves the
+// same protocol to several clients (cmd/ifchd).
+package ifchrole
+
+import (
+	"log/slog"
+	"net"
+
+	"github.com/ndhc-go/ndhc/ifch/apply"
+	"github.com/ndhc-go/ndhc/internal/config"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"github.com/ndhc-go/ndhc/internal/hostname"
+)
+
+// Role is the ifch role between its start and its sandbox.
+type Role struct {
+	cfg     *config.Ifch
+	applier *apply.Applier
+}
+
+// Open opens what the role needs before its sandbox: the netlink handle,
+// resolv.conf, and the client of the hostname role when hostnameConn is
+// not nil.
+func Open(cfg *config.Ifch, hostnameConn *net.UnixConn, log *slog.Logger) (*Role, error) {
+	k, err := apply.OpenNetlink()
+	if err != nil {
+		return nil, err
+	}
+	acfg := apply.Config{Metric: int(cfg.RouteMetric), Log: log}
+	if cfg.ResolvConf != "" {
+		r, err := apply.OpenResolvConf(cfg.ResolvConf)
+		if err != nil {
+			return nil, err
+		}
+		acfg.Resolv = r
+	}
+	if hostnameConn != nil {
+		acfg.Hostname = &hostname.Client{Conn: hostnameConn}
+	}
+	return &Role{cfg: cfg, applier: apply.New(k, acfg)}, nil
+}
+
+// Run serves the engine on conn until it closes its channel (status 0)
+// or breaks the protocol (status 1); the sandbox is already entered.
+func (r *Role) Run(conn *net.UnixConn, log *slog.Logger) int {
+	pol := r.cfg.Policy
+	pol.Interfaces = []string{r.cfg.Link.Name}
+	if err := apply.Serve(conn, r.applier, apply.ServeOptions{Policy: &pol, Log: log}); err != nil {
+		log.Error("engine broke the ifch protocol; exiting", "err", err)
+		return exitcode.Failure
+	}
+	log.Info("engine closed its channel; exiting")
+	return exitcode.OK
+}

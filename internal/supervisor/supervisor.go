@@ -1,0 +1,359 @@
+//go:build linux
+
+// Package supervisor is ndhc's supervisor: started as root, it resolves
+// everything that needs root (the directories, the channels, the link
+// event socket, a connection to a standalone ifchd), starts the roles of
+// package roles as a sandbox.Group, enters its own sandbox, and then only
+// relays signals to the engine as commands, reports the engine's events,
+// and ends every role when one of them ends.
+package supervisor
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ndhc-go/ndhc/dhcp"
+	"github.com/ndhc-go/ndhc/internal/config"
+	"github.com/ndhc-go/ndhc/internal/event"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"github.com/ndhc-go/ndhc/internal/roles"
+	"github.com/ndhc-go/ndhc/sandbox"
+)
+
+// Config is one client instance, fully resolved and validated by the
+// command line's parser.
+type Config struct {
+	Log      *slog.Logger
+	Settings *roles.Settings
+	// Degrade lists the sandbox layers every role may start without.
+	Degrade []string
+	// Ifchd is the socket of a standalone ifchd to use instead of a
+	// spawned ifch role; empty: spawn one.
+	Ifchd string
+	// Events receives the event records; nil: none.
+	Events *event.Stream
+
+	Engine   config.Engine
+	Sockd    config.Sockd
+	Ifch     config.Ifch
+	Hostname config.Hostname
+}
+
+// signals the supervisor relays, and the engine commands they become.
+var commands = map[os.Signal]event.Command{
+	unix.SIGUSR1: event.Renew,
+	unix.SIGUSR2: event.Release,
+	unix.SIGTERM: event.Stop,
+	unix.SIGINT:  event.Stop,
+	unix.SIGHUP:  event.Stop,
+}
+
+type supervisor struct {
+	*Config
+	log    *slog.Logger
+	group  *sandbox.Group
+	engine *sandbox.Member
+}
+
+// Run runs the instance and returns the supervisor's exit status.
+func Run(c *Config) int {
+	s := &supervisor{Config: c, log: c.Log}
+	code := s.run()
+	c.Events.Write(event.Record{Event: "done", Code: &code})
+	return code
+}
+
+func (s *supervisor) run() int {
+	if err := s.Settings.PrepareDirs(); err != nil {
+		s.log.Error("preparing directories", "err", err)
+		return exitcode.Usage
+	}
+	specs, err := s.specs()
+	if err != nil {
+		s.log.Error("preparing the roles", "err", err)
+		return exitcode.Failure
+	}
+	var sigs []os.Signal
+	for sig := range commands {
+		sigs = append(sigs, sig)
+	}
+	s.group = sandbox.NewGroup(sandbox.GroupOptions{Degrade: s.Degrade, Log: s.log, Signals: sigs})
+	defer s.group.Close()
+	// Every role starts at once; the ready notices are collected after.
+	members, err := s.group.Start(sandbox.ExitFatal, specs...)
+	if err != nil {
+		s.log.Error("starting the roles", "err", err)
+		return exitcode.Sandbox
+	}
+	for _, m := range members {
+		s.ready(m.Role, m.Pid(), m.Report)
+		if m.Role == roles.Engine {
+			s.engine = m
+		}
+	}
+	p, err := s.Settings.Policy(roles.Supervisor)
+	if err != nil {
+		s.log.Error("policy", "err", err)
+		return exitcode.Usage
+	}
+	rep, err := sandbox.Enter(p, sandbox.Options{Degrade: s.Degrade, Log: s.log})
+	if err != nil {
+		s.log.Error("entering sandbox", "err", err)
+		return exitcode.Sandbox
+	}
+	s.ready(roles.Supervisor, os.Getpid(), rep)
+	return s.watch()
+}
+
+// specs builds every role's spawn spec, in table order: its policy, the
+// descriptors it is handed and its configuration.
+func (s *supervisor) specs() ([]sandbox.Spec, error) {
+	files := map[string][]sandbox.File{}
+	cfgs := map[string]any{roles.Engine: &s.Engine, roles.Sockd: &s.Sockd, roles.Ifch: &s.Ifch, roles.Hostname: &s.Hostname}
+	closeAll := func() {
+		for _, fs := range files {
+			for _, f := range fs {
+				f.File.Close()
+			}
+		}
+	}
+	pair := func(a, b string) error {
+		x, y, err := sandbox.SeqpacketPair()
+		if err != nil {
+			return err
+		}
+		files[a] = append(files[a], sandbox.File{Name: b, File: x})
+		files[b] = append(files[b], sandbox.File{Name: a, File: y})
+		return nil
+	}
+	if err := pair(roles.Engine, roles.Sockd); err != nil {
+		return nil, err
+	}
+	if s.Ifchd == "" {
+		if err := pair(roles.Engine, roles.Ifch); err != nil {
+			closeAll()
+			return nil, err
+		}
+		if s.Ifch.SetHostname {
+			// ifch asks the hostname role, the only one with
+			// CAP_SYS_ADMIN, over a channel of their own.
+			if err := pair(roles.Ifch, roles.Hostname); err != nil {
+				closeAll()
+				return nil, err
+			}
+		}
+	} else {
+		// A standalone ifchd checks who connects with SO_PEERCRED: the
+		// connection is made with the engine's ids.
+		f, err := s.connectIfchd()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("connecting to ifchd at %s: %w", s.Ifchd, err)
+		}
+		files[roles.Engine] = append(files[roles.Engine], sandbox.File{Name: roles.Ifch, File: f})
+	}
+	// The engine may not create sockets: its link-event socket is made
+	// here.
+	links, err := linkEventSocket()
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("netlink link events: %w", err)
+	}
+	files[roles.Engine] = append(files[roles.Engine], sandbox.File{Name: "links", File: links})
+
+	var specs []sandbox.Spec
+	for _, r := range roles.All {
+		fs, ok := files[r.Name]
+		if !ok {
+			continue // the supervisor itself, and roles not enabled
+		}
+		p, err := s.Settings.Policy(r.Name)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		specs = append(specs, sandbox.Spec{Role: r.Name, Policy: p, Files: fs, Config: cfgs[r.Name]})
+	}
+	return specs, nil
+}
+
+// ready logs and reports a role that entered its sandbox.
+func (s *supervisor) ready(role string, pid int, rep *sandbox.Report) {
+	st := rep.Status
+	s.log.Info("role sandboxed", "child", role, "pid", pid, "uid", st.Uid[1], "caps", sandbox.FormatCaps(st.CapEff),
+		"no_new_privs", st.NoNewPrivs, "seccomp", st.Seccomp, "landlock_abi", rep.LandlockABI,
+		"syscalls_bpf", rep.SeccompInstructions, "degraded", rep.Degraded)
+	s.Events.Write(event.Record{Event: "ready", Role: role, Pid: pid, Report: rep})
+}
+
+// watch relays signals and events until the group ends.
+func (s *supervisor) watch() int {
+	// When the engine finishes (one-shot, a stop), sockd and ifch see its
+	// channels close and exit too, possibly first: a role's clean exit
+	// waits this long for the engine's before it counts as unexpected.
+	const engineGrace = 2 * time.Second
+	var early *sandbox.Event
+	var grace <-chan time.Time
+	for {
+		var ev sandbox.Event
+		select {
+		case ev = <-s.group.Events():
+		case <-grace:
+			return s.died(*early)
+		}
+		switch {
+		case ev.Signal != nil:
+			cmd := commands[ev.Signal]
+			s.log.Info("signal", "signal", ev.Signal.String())
+			s.Events.Write(event.Record{Event: "signal", Signal: unix.SignalName(ev.Signal.(unix.Signal))})
+			if err := s.engine.Send([]byte{byte(cmd)}); err != nil {
+				s.log.Error("relaying a signal to the engine", "err", err)
+				return exitcode.RoleDied
+			}
+		case ev.Msg != nil:
+			if err := s.engineEvent(ev); err != nil {
+				s.log.Error("stopping every role", "child", ev.Member.Role, "err", err)
+				return exitcode.RoleDied
+			}
+		case ev.Exited:
+			s.Events.Write(event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: sandbox.DescribeExit(ev.Err)})
+			if ev.Member == s.engine {
+				if ev.Err == nil {
+					s.log.Info("engine finished")
+					return exitcode.OK
+				}
+				return s.died(ev)
+			}
+			if ev.Err != nil {
+				return s.died(ev)
+			}
+			if early == nil {
+				early, grace = &ev, time.After(engineGrace)
+			}
+		}
+	}
+}
+
+func (s *supervisor) died(ev sandbox.Event) int {
+	s.log.Error("role exited; stopping every role", "child", ev.Member.Role, "pid", ev.Member.Pid(), "status", sandbox.DescribeExit(ev.Err))
+	return exitcode.RoleDied
+}
+
+// engineEvent decodes and reports one message from a role. Only the
+// engine sends any, and only well-formed events: anything else is a
+// broken or hostile role.
+func (s *supervisor) engineEvent(ev sandbox.Event) error {
+	if ev.Member != s.engine {
+		return fmt.Errorf("unexpected message from %s", ev.Member.Role)
+	}
+	var e event.Event
+	if err := e.UnmarshalBinary(ev.Msg); err != nil {
+		return err
+	}
+	r := event.Record{Event: e.Kind.String()}
+	if e.Addr.IsValid() {
+		r.Address = e.Addr.String()
+	}
+	switch e.Kind {
+	case event.State:
+		r.From, r.To, r.Cause = e.From.String(), e.To.String(), e.Cause
+	case event.Exiting:
+		r.Reason = e.Reason.String()
+	case event.Noted:
+		r.Event = e.Note.String()
+		if e.Addr.IsValid() {
+			r.Address = e.Addr.Addr().String()
+		}
+		if e.MAC != (dhcp.MAC{}) {
+			r.MAC = e.MAC.String()
+		}
+	}
+	s.Events.Write(r)
+	return nil
+}
+
+// restoreThreadIDs sets this thread's effective ids back to root. A thread
+// left with other credentials would make every later all-thread syscall
+// (the supervisor's own sandbox) fail, so failing here ends the process.
+func restoreThreadIDs() {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), 0, ^uintptr(0)); e != 0 {
+		panic("ndhc: cannot restore the thread's uid: " + e.Error())
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), 0, ^uintptr(0)); e != 0 {
+		panic("ndhc: cannot restore the thread's gid: " + e.Error())
+	}
+}
+
+// connectIfchd connects to ifchd's SOCK_SEQPACKET socket from a thread
+// whose effective uid and gid are the engine's: the kernel records the
+// connecting thread's credentials for SO_PEERCRED, so ifchd sees (and
+// authorises) the engine, not root. The thread gets root's ids back and is
+// discarded afterwards (locked, never unlocked), so no other goroutine runs
+// with the engine's.
+func (s *supervisor) connectIfchd() (*os.File, error) {
+	p, err := s.Settings.Policy(roles.Engine)
+	if err != nil {
+		return nil, err
+	}
+	uid, gid, err := sandbox.ResolveIDs(p.User, p.Group)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// A locked goroutine that exits takes its thread with it, except
+		// the main thread, which the runtime keeps parked: so the thread's
+		// credentials are restored (below) as well as discarded.
+		runtime.LockOSThread()
+		// Per-thread credential changes (raw syscalls, not Go's all-thread
+		// wrappers); the real and saved ids stay root.
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), uintptr(gid), ^uintptr(0)); e != 0 {
+			done <- result{err: fmt.Errorf("setresgid: %w", e)}
+			return
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(uid), ^uintptr(0)); e != 0 {
+			restoreThreadIDs()
+			done <- result{err: fmt.Errorf("setresuid: %w", e)}
+			return
+		}
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			if err = unix.Connect(fd, &unix.SockaddrUnix{Name: s.Ifchd}); err != nil {
+				unix.Close(fd)
+			}
+		}
+		// Back to euid 0: the kernel copies the permitted set back into
+		// the effective set.
+		restoreThreadIDs()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{f: os.NewFile(uintptr(fd), "ifchd")}
+	}()
+	r := <-done
+	return r.f, r.err
+}
+
+// linkEventSocket opens a NETLINK_ROUTE socket subscribed to link events,
+// for the engine, which may not create sockets.
+func linkEventSocket() (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK}); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "netlink-links"), nil
+}
