@@ -38,37 +38,37 @@ func TestLabRebindExpiry(t *testing.T) {
 	iface := l.Client.IfName()
 	c := startClient(t, l, clientOpts{})
 	bound, bi := c.waitRec(20*time.Second, "a lease", 0, state("BOUND"))
-	addr, err := netip.ParsePrefix(bound.kv["address"])
+	addr, err := netip.ParsePrefix(bound.Address)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bound.kv["lease"] != "1m0s" || bound.kv["t1"] != "5s" || bound.kv["t2"] != "10s" {
-		t.Fatalf("lease %s t1 %s t2 %s, want 1m0s 5s 10s", bound.kv["lease"], bound.kv["t1"], bound.kv["t2"])
-	}
 	ls := c.waitLease(iface, "the lease", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
+	if ls.LeaseTime != time.Minute || ls.T1 != 5*time.Second || ls.T2 != 10*time.Second {
+		t.Fatalf("lease %v t1 %v t2 %v, want 1m0s 5s 10s", ls.LeaseTime, ls.T1, ls.T2)
+	}
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
 	ren, ri := c.waitRec(10*time.Second, "RENEWING", bi, state("RENEWING", "BOUND"))
 	reb, rbi := c.waitRec(10*time.Second, "REBINDING", ri, state("REBINDING", "RENEWING"))
-	if d := ren.time.Sub(ls.Acquired); ren.kv["reason"] != "t1" || d < 4500*time.Millisecond || d > 6500*time.Millisecond {
-		t.Errorf("RENEWING (%s) %v into the lease, want t1 at 5 s", ren.kv["reason"], d)
+	if d := ren.Time.Sub(ls.Acquired); ren.Cause != "t1" || d < 4500*time.Millisecond || d > 6500*time.Millisecond {
+		t.Errorf("RENEWING (%s) %v into the lease, want t1 at 5 s", ren.Cause, d)
 	}
-	if d := reb.time.Sub(ls.Acquired); reb.kv["reason"] != "t2" || d < 9500*time.Millisecond || d > 11500*time.Millisecond {
-		t.Errorf("REBINDING (%s) %v into the lease, want t2 at 10 s", reb.kv["reason"], d)
+	if d := reb.Time.Sub(ls.Acquired); reb.Cause != "t2" || d < 9500*time.Millisecond || d > 11500*time.Millisecond {
+		t.Errorf("REBINDING (%s) %v into the lease, want t2 at 10 s", reb.Cause, d)
 	}
 	if a := clientKernelAddr(t, l); a.prefix != addr {
 		t.Errorf("address while rebinding: %+v, want %v", a, addr)
 	}
 
-	exp, ei := c.waitRec(60*time.Second, "the lease to expire", rbi, msgIs("lease expired"))
-	if d := exp.time.Sub(ls.Acquired); d < 59*time.Second || d > 62*time.Second {
+	exp, ei := c.waitRec(60*time.Second, "the lease to expire", rbi, is("lease-expired"))
+	if d := exp.Time.Sub(ls.Acquired); d < 59*time.Second || d > 62*time.Second {
 		t.Errorf("expired %v into the lease, want 60 s", d)
 	}
 	ini, ii := c.waitRec(5*time.Second, "INIT", ei, state("INIT", "REBINDING"))
-	if ini.kv["reason"] != "lease expired" {
-		t.Errorf("INIT for %q", ini.kv["reason"])
+	if ini.Cause != "lease expired" {
+		t.Errorf("INIT for %q", ini.Cause)
 	}
 	c.waitRec(5*time.Second, "SELECTING", ii, state("SELECTING", "INIT"))
 	waitFor(t, 3*time.Second, "the address to go", func() bool { return !clientKernelAddr(t, l).exists })
@@ -89,7 +89,7 @@ func TestLabRebindExpiry(t *testing.T) {
 			unicast++
 		case p.MessageType() == lab.Request && p.Src == netip.AddrPortFrom(addr.Addr(), 68) && p.Dst.Addr() == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 			rebind++
-		case p.MessageType() == lab.Discover && p.Time.After(exp.time.Add(-time.Second)):
+		case p.MessageType() == lab.Discover && p.Time.After(exp.Time.Add(-time.Second)):
 			discover++
 		}
 	}

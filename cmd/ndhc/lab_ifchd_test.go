@@ -58,7 +58,8 @@ func TestLabIfchd(t *testing.T) {
 	if a := clientAddr(t, l); !a.IsValid() || !l.Net.Subnet.Contains(a.Addr()) {
 		t.Fatalf("address %v", a)
 	}
-	if strings.Contains(c.out.String(), "child=ifch ") {
+	<-c.evDone
+	if _, ok := c.ready()["ifch"]; ok {
 		t.Error("ndhc spawned its own ifch despite --ifchd")
 	}
 	if b, err := os.ReadFile(resolv); err != nil || !strings.Contains(string(b), "nameserver "+l.Net.Gateway().String()) {

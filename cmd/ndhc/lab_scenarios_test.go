@@ -6,13 +6,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ndhc-go/ndhc/dhcp"
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/event"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/lab"
 )
 
@@ -41,34 +42,34 @@ func TestLabRenewAtT1(t *testing.T) {
 	}
 	c := startClient(t, l, clientOpts{})
 	bound, bi := c.waitRec(20*time.Second, "a lease", 0, state("BOUND"))
-	addr, err := netip.ParsePrefix(bound.kv["address"])
+	addr, err := netip.ParsePrefix(bound.Address)
 	if err != nil || !l.Net.Subnet.Contains(addr.Addr()) {
-		t.Fatalf("bound to %q, want an address in %v", bound.kv["address"], l.Net.Subnet)
-	}
-	if bound.kv["lease"] != "2m0s" || bound.kv["t1"] != "5s" || bound.kv["t2"] != "8s" {
-		t.Fatalf("lease %s t1 %s t2 %s, want 2m0s 5s 8s", bound.kv["lease"], bound.kv["t1"], bound.kv["t2"])
+		t.Fatalf("bound to %q, want an address in %v", bound.Address, l.Net.Subnet)
 	}
 	first := c.waitLease(l.Client.IfName(), "the first lease", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
+	if first.LeaseTime != 2*time.Minute || first.T1 != 5*time.Second || first.T2 != 8*time.Second {
+		t.Fatalf("lease %v t1 %v t2 %v, want 2m0s 5s 8s", first.LeaseTime, first.T1, first.T2)
+	}
 
 	// Just before T1 the kernel has counted the lifetime down.
-	time.Sleep(time.Until(bound.time.Add(4 * time.Second)))
+	time.Sleep(time.Until(bound.Time.Add(4 * time.Second)))
 	before := clientKernelAddr(t, l)
 	if before.prefix != addr || before.permanent || before.valid > 117 || before.valid < 100 {
 		t.Fatalf("before T1: %+v, want %v with a valid lifetime counted down from 120 s", before, addr)
 	}
 
 	ren, ri := c.waitRec(10*time.Second, "RENEWING", bi, state("RENEWING", "BOUND"))
-	if ren.kv["reason"] != "t1" {
-		t.Errorf("RENEWING for %q, want t1", ren.kv["reason"])
+	if ren.Cause != "t1" {
+		t.Errorf("RENEWING for %q, want t1", ren.Cause)
 	}
-	if dt := ren.time.Sub(bound.time); dt < 4500*time.Millisecond || dt > 6500*time.Millisecond {
+	if dt := ren.Time.Sub(bound.Time); dt < 4500*time.Millisecond || dt > 6500*time.Millisecond {
 		t.Errorf("RENEWING %v after BOUND, want T1 = 5 s", dt)
 	}
 	rebound, _ := c.waitRec(5*time.Second, "BOUND after RENEWING", ri, state("BOUND", "RENEWING"))
-	if rebound.kv["address"] != addr.String() {
-		t.Errorf("renewed %s, want %v", rebound.kv["address"], addr)
+	if rebound.Address != addr.String() {
+		t.Errorf("renewed %s, want %v", rebound.Address, addr)
 	}
-	if dt := rebound.time.Sub(ren.time); dt > 2*time.Second {
+	if dt := rebound.Time.Sub(ren.Time); dt > 2*time.Second {
 		t.Errorf("renewal took %v", dt)
 	}
 
@@ -93,7 +94,7 @@ func TestLabRenewAtT1(t *testing.T) {
 		switch {
 		case p.Src == netip.AddrPortFrom(addr.Addr(), 68) && p.Dst == netip.AddrPortFrom(gw, 67):
 			unicast++
-		case p.Time.After(bound.time):
+		case p.Time.After(bound.Time):
 			broadcastAfterBind++
 		}
 	}
@@ -192,8 +193,8 @@ func TestLabReleaseSignals(t *testing.T) {
 	if code := c2.wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGINT", code)
 	}
-	if _, _, ok := c2.find(0, func(r logRec) bool { return r.msg == "signal" && r.kv["signal"] == "interrupt" }); !ok {
-		t.Error("no log line for SIGINT")
+	if _, _, ok := c2.find(0, func(r event.Record) bool { return r.Event == "signal" && r.Signal == "SIGINT" }); !ok {
+		t.Error("no signal record for SIGINT")
 	}
 	if a := clientKernelAddr(t, l); a.prefix != addr3 {
 		t.Errorf("address after SIGINT: %+v, want %v kept", a, addr3)
@@ -293,8 +294,8 @@ func TestLabRebootNakOtherNetwork(t *testing.T) {
 	if p := clientKernelAddr(t, l).prefix; p.IsValid() {
 		t.Errorf("after the NAK the interface still has %v", p)
 	}
-	if nak.kv["reason"] != "dhcpnak" {
-		t.Errorf("left REBOOTING for %q, want dhcpnak", nak.kv["reason"])
+	if nak.Cause != "dhcpnak" {
+		t.Errorf("left REBOOTING for %q, want dhcpnak", nak.Cause)
 	}
 	addr, _ := c2.boundAddr(20*time.Second, ni)
 	if !n2.Subnet.Contains(addr.Addr()) {
@@ -331,7 +332,7 @@ func TestLabCarrier(t *testing.T) {
 	c := startClient(t, l, clientOpts{})
 	addr, bi := c.boundAddr(20*time.Second, 0)
 	// The gateway's MAC is what the check after the re-plug compares.
-	c.waitRec(10*time.Second, "the gateway's MAC", bi, msgIs("gateway hardware address"))
+	c.waitRec(10*time.Second, "the gateway's MAC", bi, is("gateway"))
 	c.waitLease(iface, "with the gateway's MAC", func(ls *dhcpclient.Lease) bool { return ls.RouterMAC != (dhcp.MAC{}) })
 
 	// Same network: the lease is kept.
@@ -339,13 +340,13 @@ func TestLabCarrier(t *testing.T) {
 	if err := l.SetCarrier(false); err != nil {
 		t.Fatal(err)
 	}
-	c.waitRec(5*time.Second, "carrier lost", m, msgIs("carrier lost"))
+	c.waitRec(5*time.Second, "carrier lost", m, is("carrier-down"))
 	time.Sleep(500 * time.Millisecond)
 	if err := l.SetCarrier(true); err != nil {
 		t.Fatal(err)
 	}
-	c.waitRec(5*time.Second, "carrier up", m, msgIs("carrier up"))
-	c.waitRec(5*time.Second, "the gateway check", m, msgIs("carrier up, same gateway: keeping the lease"))
+	c.waitRec(5*time.Second, "carrier up", m, is("carrier-up"))
+	c.waitRec(5*time.Second, "the gateway check", m, is("gateway-same"))
 	time.Sleep(500 * time.Millisecond)
 	if s := c.states(m); len(s) != 0 {
 		t.Errorf("state changes across the cable pull: %v", s)
@@ -370,14 +371,14 @@ func TestLabCarrier(t *testing.T) {
 	if err := l.SetCarrier(false); err != nil {
 		t.Fatal(err)
 	}
-	c.waitRec(5*time.Second, "carrier lost", m, msgIs("carrier lost"))
+	c.waitRec(5*time.Second, "carrier lost", m, is("carrier-down"))
 	if err := l.MoveClient(n2); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.SetCarrier(true); err != nil {
 		t.Fatal(err)
 	}
-	c.waitRec(5*time.Second, "carrier up", m, msgIs("carrier up"))
+	c.waitRec(5*time.Second, "carrier up", m, is("carrier-up"))
 	addr2, _ := c.boundAddr(30*time.Second, m)
 	if !n2.Subnet.Contains(addr2.Addr()) {
 		t.Fatalf("bound %v after the move, want an address in %v (states %v)", addr2, n2.Subnet, c.states(m))
@@ -424,16 +425,20 @@ func TestLabRoleKilled(t *testing.T) {
 			}
 			code := c.wait(5 * time.Second)
 			took := time.Since(killed)
-			if code != exitRoleDied {
-				t.Errorf("exit %d, want %d", code, exitRoleDied)
+			if code != exitcode.RoleDied {
+				t.Errorf("exit %d, want %d", code, exitcode.RoleDied)
 			}
 			if took > 3*time.Second {
 				t.Errorf("exited %v after the kill", took)
 			}
 			t.Logf("%s killed: exit %d after %v", role, code, took.Round(time.Millisecond))
-			r, _, ok := c.find(0, msgIs("role exited; stopping every role"))
-			if !ok || r.kv["child"] != role || !strings.Contains(r.kv["status"], "killed") {
-				t.Errorf("exit line %q, want one naming %s killed", r.line, role)
+			<-c.evDone
+			r, _, ok := c.find(0, func(r event.Record) bool { return r.Event == "exit" && r.Status != "exit 0" })
+			if !ok || r.Role != role || r.Status != "killed by SIGKILL" {
+				t.Errorf("first unclean exit %+v, want %s killed by SIGKILL", r, role)
+			}
+			if d, _, ok := c.find(0, is("done")); !ok || d.Code == nil || *d.Code != exitcode.RoleDied {
+				t.Errorf("done record %+v, want code %d", d, exitcode.RoleDied)
 			}
 			waitFor(t, 5*time.Second, "every role to be gone", func() bool {
 				for _, pid := range pids {
@@ -479,9 +484,9 @@ func TestLabAddressConflict(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := startClient(t, l, clientOpts{args: []string{"--request", squatted.String()}})
-			conflict, _ := c.waitRec(20*time.Second, "the conflict", 0, msgIs("address in use by another host"))
-			if conflict.kv["address"] != squatted.String() || conflict.kv["mac"] != sqMAC.String() {
-				t.Errorf("conflict line %q, want %v held by %v", conflict.line, squatted, sqMAC)
+			conflict, _ := c.waitRec(20*time.Second, "the conflict", 0, is("conflict"))
+			if conflict.Address != squatted.String() || conflict.MAC != sqMAC.String() {
+				t.Errorf("conflict %+v, want %v held by %v", conflict, squatted, sqMAC)
 			}
 			waitServer(t, srv, 0, 5*time.Second, "DHCPDECLINE", squatted.String())
 			// dnsmasq may offer the declined address once more; the
@@ -497,11 +502,11 @@ func TestLabAddressConflict(t *testing.T) {
 			ms := serverMsgs(srv, 0)
 			offers := countMsgs(ms, "DHCPOFFER", squatted.String())
 			declines := countMsgs(ms, "DHCPDECLINE", squatted.String())
-			caught := c.count(0, msgIs("address in use by another host"))
+			caught := c.count(0, is("conflict"))
 			if offers == 0 || declines != offers || caught != offers {
 				t.Errorf("%d offers of %v, %d caught, %d declined: want every offer caught and declined", offers, squatted, caught, declines)
 			}
-			if n := c.count(0, func(r logRec) bool { return r.msg == "state BOUND" && r.kv["address"] != addr.String() }); n != 0 {
+			if n := c.count(0, func(r event.Record) bool { return state("BOUND")(r) && r.Address != addr.String() }); n != 0 {
 				t.Errorf("bound %d times to another address", n)
 			}
 			t.Logf("states: %v", c.states(0))

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"fmt"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,17 +17,25 @@ import (
 	"time"
 
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
+	"golang.org/x/sys/unix"
 )
 
-// client is one ndhc supervisor running in the lab's client namespace.
-type client struct {
+// daemon is one ndhc supervisor running in the lab's client namespace.
+type daemon struct {
 	t        *testing.T
 	cmd      *exec.Cmd
 	out      *syncBuffer
 	stateDir string
 	resolv   string
 	done     chan error
+
+	// The records of its event stream (--event-fd 3), collected until
+	// the stream ends (evDone closed).
+	evMu   sync.Mutex
+	events []event.Record
+	evDone chan struct{}
 }
 
 type syncBuffer struct {
@@ -54,22 +63,29 @@ type clientOpts struct {
 }
 
 // startClient runs the test binary as ndhc in the client namespace.
-func startClient(t *testing.T, l *lab.Lab, o clientOpts) *client {
+func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	if o.stateDir == "" {
 		o.stateDir = filepath.Join(dir, "state")
 	}
-	c := &client{t: t, out: &syncBuffer{}, stateDir: o.stateDir, resolv: filepath.Join(dir, "resolv.conf"), done: make(chan error, 1)}
+	c := &daemon{t: t, out: &syncBuffer{}, stateDir: o.stateDir, resolv: filepath.Join(dir, "resolv.conf"), done: make(chan error, 1), evDone: make(chan struct{})}
 	args := append([]string{os.Args[0], "-i", l.Client.IfName(),
 		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
-		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug"}, o.args...)
+		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug", "--event-fd", "3"}, o.args...)
 	c.cmd = l.Client.Command(context.Background(), append(o.wrap, args...)...)
 	c.cmd.Env = append(os.Environ(), "NDHC_TEST_MAIN=1")
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	evR, evW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.ExtraFiles = []*os.File{evW}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	evW.Close()
+	go c.readEvents(evR)
 	go func() { c.done <- c.cmd.Wait() }()
 	t.Cleanup(func() {
 		c.cmd.Process.Kill()
@@ -81,8 +97,29 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *client {
 	return c
 }
 
+// readEvents decodes the event stream until ndhc closes it; a line that
+// is not a record fails the test.
+func (c *daemon) readEvents(r *os.File) {
+	defer close(c.evDone)
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var rec event.Record
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil || rec.Event == "" || rec.Time.IsZero() {
+			c.t.Errorf("malformed event record %q: %v", sc.Bytes(), err)
+			continue
+		}
+		c.evMu.Lock()
+		c.events = append(c.events, rec)
+		c.evMu.Unlock()
+	}
+}
+
 // wait waits for the client to exit and returns its exit code.
-func (c *client) wait(d time.Duration) int {
+func (c *daemon) wait(d time.Duration) int {
 	c.t.Helper()
 	select {
 	case err := <-c.done:
@@ -127,7 +164,7 @@ func clientAddr(t *testing.T, l *lab.Lab) netip.Prefix {
 	return netip.Prefix{}
 }
 
-func (c *client) lease(t *testing.T, iface string) *dhcpclient.Lease {
+func (c *daemon) lease(t *testing.T, iface string) *dhcpclient.Lease {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(c.stateDir, iface+".lease"))
 	if err != nil {
@@ -195,10 +232,16 @@ func TestLabOneShot(t *testing.T) {
 	if err != nil || link.MTU != 1400 {
 		t.Errorf("mtu %d (%v), want 1400", link.MTU, err)
 	}
+	<-c.evDone
+	ready := c.ready()
 	for _, role := range []string{"ifch", "sockd", "engine", "supervisor"} {
-		if !strings.Contains(c.out.String(), fmt.Sprintf("child=%s", role)) {
-			t.Errorf("no sandbox line for %s", role)
+		r, ok := ready[role]
+		if !ok || r.Report == nil || r.Report.Status.Seccomp != 2 || r.Report.Status.NoNewPrivs != 1 || r.Report.Status.Uid[0] == 0 {
+			t.Errorf("%s: ready record %+v, want a sandboxed role", role, r)
 		}
+	}
+	if _, ok := ready["hostname"]; ok {
+		t.Error("a hostname role without --set-hostname")
 	}
 }
 
@@ -211,9 +254,9 @@ func TestLabDaemonSignals(t *testing.T) {
 	}
 	c := startClient(t, l, clientOpts{})
 	waitFor(t, 20*time.Second, "a lease", func() bool { return clientAddr(t, l).IsValid() })
-	acks := strings.Count(c.out.String(), "state BOUND")
+	_, bi := c.waitRec(5*time.Second, "BOUND", 0, state("BOUND"))
 	c.cmd.Process.Signal(syscall.SIGUSR1)
-	waitFor(t, 20*time.Second, "a renewal", func() bool { return strings.Count(c.out.String(), "state BOUND") > acks })
+	c.waitRec(20*time.Second, "a renewal", bi+1, state("BOUND", "RENEWING"))
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	if code := c.wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM", code)
@@ -233,7 +276,10 @@ func TestLabIfchRefusesOutOfRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := startClient(t, l, clientOpts{args: []string{"--allow-ranges", "192.168.99.0/24", "--arp-mode", "off"}})
-	waitFor(t, 20*time.Second, "ifch's refusal", func() bool { return strings.Contains(c.out.String(), "out-of-range") })
+	r, _ := c.waitRec(20*time.Second, "ifch's refusal", 0, is("refused"))
+	if r.Cause != "out-of-range" || !l.Net.Subnet.Contains(netip.MustParsePrefix(r.Address).Addr()) {
+		t.Errorf("refusal %+v, want out-of-range for an address in %v", r, l.Net.Subnet)
+	}
 	if a := clientAddr(t, l); a.IsValid() {
 		t.Errorf("address %v configured despite the refusal", a)
 	}
@@ -260,7 +306,7 @@ func TestLabSetHostname(t *testing.T) {
 	}
 	before, _ := os.Hostname()
 	c := startClient(t, l, clientOpts{wrap: []string{"unshare", "--uts", "--"}, args: []string{"--set-hostname", "--arp-mode", "off"}})
-	waitFor(t, 20*time.Second, "the hostname role's line", func() bool { return strings.Contains(c.out.String(), `msg="hostname set" role=hostname`) })
+	c.waitRec(20*time.Second, "the lease configured", 0, is("configured"))
 	out, err := exec.Command("nsenter", "--target", strconv.Itoa(c.cmd.Process.Pid), "--uts", "hostname").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -271,8 +317,8 @@ func TestLabSetHostname(t *testing.T) {
 	if after, _ := os.Hostname(); after != before {
 		t.Fatalf("the host's name changed from %q to %q", before, after)
 	}
-	if !strings.Contains(c.out.String(), "child=hostname") || !strings.Contains(c.out.String(), "caps=sys_admin") {
-		t.Error("no sandboxed hostname role in the log")
+	if r, ok := c.ready()["hostname"]; !ok || r.Report.Status.CapEff != 1<<unix.CAP_SYS_ADMIN || r.Report.Status.Seccomp != 2 {
+		t.Errorf("hostname role: %+v, want one sandboxed with CAP_SYS_ADMIN alone", r)
 	}
 }
 
@@ -307,7 +353,8 @@ func TestLabInterfaceRemoved(t *testing.T) {
 	if code := c.wait(10 * time.Second); code == 0 {
 		t.Fatal("exit 0 after the interface was removed")
 	}
-	if !strings.Contains(c.out.String(), "interface removed") {
-		t.Errorf("no line saying the interface was removed:\n%s", c.out.String())
+	<-c.evDone
+	if r, _, ok := c.find(0, is("exiting")); !ok || r.Reason != "interface-removed" {
+		t.Errorf("exiting record %+v, want interface-removed", r)
 	}
 }

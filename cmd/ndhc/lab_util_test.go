@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,85 +14,39 @@ import (
 	"time"
 
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"github.com/vishvananda/netlink"
 )
 
-// Helpers for the lab scenarios: the client's log as records, bounded
-// waits on it, dnsmasq's log, and what the kernel says about the client's
-// address.
+// Helpers for the lab scenarios: the client's event records (--event-fd),
+// bounded waits on them, dnsmasq's log, and what the kernel says about the
+// client's address.
 
-// logRec is one log/slog text line of the client (any role).
-type logRec struct {
-	time time.Time
-	msg  string
-	kv   map[string]string
-	line string
-}
-
-func (r logRec) String() string { return r.line }
-
-// parseLogLine parses `key=value key="quoted value" ...`; lines that are
-// not slog text (a role's plain stderr) are not records.
-func parseLogLine(s string) (logRec, bool) {
-	r := logRec{kv: map[string]string{}, line: s}
-	rest := s
-	for rest != "" {
-		rest = strings.TrimLeft(rest, " ")
-		k, v, ok := strings.Cut(rest, "=")
-		if !ok || k == "" || strings.ContainsAny(k, " \"") {
-			return logRec{}, false
-		}
-		if strings.HasPrefix(v, `"`) {
-			q, err := strconv.QuotedPrefix(v)
-			if err != nil {
-				return logRec{}, false
-			}
-			uq, _ := strconv.Unquote(q)
-			r.kv[k] = uq
-			rest = v[len(q):]
-		} else {
-			val, after, _ := strings.Cut(v, " ")
-			r.kv[k] = val
-			rest = after
-		}
-	}
-	t, err := time.Parse(time.RFC3339Nano, r.kv["time"])
-	if err != nil {
-		return logRec{}, false
-	}
-	r.time, r.msg = t, r.kv["msg"]
-	return r, true
-}
-
-// records parses the client's output so far.
-func (c *client) records() []logRec {
-	var out []logRec
-	for _, line := range strings.Split(c.out.String(), "\n") {
-		if r, ok := parseLogLine(line); ok {
-			out = append(out, r)
-		}
-	}
-	return out
+// records returns the event records so far.
+func (c *daemon) records() []event.Record {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	return append([]event.Record(nil), c.events...)
 }
 
 // mark is the number of records so far: waits from it see only later ones.
-func (c *client) mark() int { return len(c.records()) }
+func (c *daemon) mark() int { return len(c.records()) }
 
 // find returns the first record at or after index from that matches.
-func (c *client) find(from int, match func(logRec) bool) (logRec, int, bool) {
+func (c *daemon) find(from int, match func(event.Record) bool) (event.Record, int, bool) {
 	rs := c.records()
 	for i := from; i < len(rs); i++ {
 		if match(rs[i]) {
 			return rs[i], i, true
 		}
 	}
-	return logRec{}, -1, false
+	return event.Record{}, -1, false
 }
 
 // waitRec waits (bounded) for a record at or after index from, and
 // returns it with its index. It fails the test if the client exits first.
-func (c *client) waitRec(d time.Duration, what string, from int, match func(logRec) bool) (logRec, int) {
+func (c *daemon) waitRec(d time.Duration, what string, from int, match func(event.Record) bool) (event.Record, int) {
 	c.t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -101,7 +56,8 @@ func (c *client) waitRec(d time.Duration, what string, from int, match func(logR
 		select {
 		case err := <-c.done:
 			c.done <- err
-			// One last look: the line may have come with the exit.
+			// One last look: the record may have come with the exit.
+			<-c.evDone
 			if r, i, ok := c.find(from, match); ok {
 				return r, i
 			}
@@ -116,7 +72,7 @@ func (c *client) waitRec(d time.Duration, what string, from int, match func(logR
 }
 
 // count is the number of records at or after from that match.
-func (c *client) count(from int, match func(logRec) bool) int {
+func (c *daemon) count(from int, match func(event.Record) bool) int {
 	n := 0
 	rs := c.records()
 	for i := from; i < len(rs); i++ {
@@ -127,63 +83,66 @@ func (c *client) count(from int, match func(logRec) bool) int {
 	return n
 }
 
-// state matches the engine's "state X" line, coming from one of froms
-// (any if none).
-func state(to string, froms ...string) func(logRec) bool {
-	return func(r logRec) bool {
-		if r.msg != "state "+to {
+// state matches the engine's change to state to, coming from one of
+// froms (any if none).
+func state(to string, froms ...string) func(event.Record) bool {
+	return func(r event.Record) bool {
+		if r.Event != "state" || r.To != to {
 			return false
 		}
-		if len(froms) == 0 {
-			return true
-		}
-		for _, f := range froms {
-			if r.kv["from"] == f {
-				return true
-			}
-		}
-		return false
+		return len(froms) == 0 || slices.Contains(froms, r.From)
 	}
 }
 
-func msgIs(msg string) func(logRec) bool {
-	return func(r logRec) bool { return r.msg == msg }
+// is matches records of one kind.
+func is(kind string) func(event.Record) bool {
+	return func(r event.Record) bool { return r.Event == kind }
 }
 
 // states lists the engine's state changes from index from as
 // "FROM>TO" strings, for failure messages and sequence checks.
-func (c *client) states(from int) []string {
+func (c *daemon) states(from int) []string {
 	var out []string
 	rs := c.records()
 	for i := from; i < len(rs); i++ {
-		if to, ok := strings.CutPrefix(rs[i].msg, "state "); ok && rs[i].kv["role"] == "engine" {
-			out = append(out, rs[i].kv["from"]+">"+to)
+		if rs[i].Event == "state" {
+			out = append(out, rs[i].From+">"+rs[i].To)
 		}
 	}
 	return out
 }
 
-// rolePid is the pid the supervisor logged for a role.
-func (c *client) rolePid(role string) int {
+// rolePid is the pid the supervisor reported for a role.
+func (c *daemon) rolePid(role string) int {
 	c.t.Helper()
-	r, _ := c.waitRec(10*time.Second, role+"'s pid", 0, func(r logRec) bool {
-		return r.msg == "role sandboxed" && r.kv["child"] == role
+	r, _ := c.waitRec(10*time.Second, role+"'s pid", 0, func(r event.Record) bool {
+		return r.Event == "ready" && r.Role == role
 	})
-	pid, err := strconv.Atoi(r.kv["pid"])
-	if err != nil || pid <= 1 {
-		c.t.Fatalf("bad pid in %q", r.line)
+	if r.Pid <= 1 {
+		c.t.Fatalf("bad pid in %+v", r)
 	}
-	return pid
+	return r.Pid
+}
+
+// ready returns the ready records by role.
+func (c *daemon) ready() map[string]event.Record {
+	out := map[string]event.Record{}
+	for _, r := range c.records() {
+		if r.Event == "ready" {
+			out[r.Role] = r
+		}
+	}
+	return out
 }
 
 // boundAddr waits for the client to bind (from index from) and returns
-// the address it logged.
-func (c *client) boundAddr(d time.Duration, from int) (netip.Prefix, int) {
+// the address it reported.
+func (c *daemon) boundAddr(d time.Duration, from int) (netip.Prefix, int) {
 	c.t.Helper()
 	r, i := c.waitRec(d, "state BOUND", from, state("BOUND"))
-	p, err := netip.ParsePrefix(r.kv["address"])
+	p, err := netip.ParsePrefix(r.Address)
 	if err != nil {
-		c.t.Fatalf("bad address in %q", r.line)
+		c.t.Fatalf("bad address in %+v", r)
 	}
 	return p, i
 }
@@ -308,7 +267,7 @@ func processGone(pid int) bool {
 }
 
 // savedLease returns the saved lease, or nil if there is none (yet).
-func (c *client) savedLease(iface string) *dhcpclient.Lease {
+func (c *daemon) savedLease(iface string) *dhcpclient.Lease {
 	b, err := os.ReadFile(filepath.Join(c.stateDir, iface+".lease"))
 	if err != nil {
 		return nil
@@ -320,9 +279,9 @@ func (c *client) savedLease(iface string) *dhcpclient.Lease {
 	return l
 }
 
-// waitLease waits (bounded) for a saved lease that satisfies ok: the log
-// line of a bind comes just before the engine writes the file.
-func (c *client) waitLease(iface string, what string, ok func(*dhcpclient.Lease) bool) *dhcpclient.Lease {
+// waitLease waits (bounded) for a saved lease that satisfies ok: the
+// state record of a bind comes just before the engine writes the file.
+func (c *daemon) waitLease(iface string, what string, ok func(*dhcpclient.Lease) bool) *dhcpclient.Lease {
 	c.t.Helper()
 	var l *dhcpclient.Lease
 	waitFor(c.t, 5*time.Second, "a saved lease: "+what, func() bool {

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/ndhc-go/ndhc/policies"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/sandbox"
+	"github.com/ndhc-go/ndhc/sandbox/probe"
 )
 
 // The test binary stands in for ndhc when the audit re-executes itself.
@@ -17,7 +20,7 @@ import (
 // the supervisor in a namespace.
 func TestMain(m *testing.M) {
 	if role, ok := sandbox.IsChild(); ok {
-		runRole(role)
+		roles.RunChild(role)
 	}
 	if os.Getenv("NDHC_TEST_MAIN") == "1" {
 		main()
@@ -35,28 +38,28 @@ func testUsers(t *testing.T) []string {
 
 func TestPolicyJSON(t *testing.T) {
 	var out bytes.Buffer
-	if code := policyCmd([]string{"--json"}, &out); code != exitOK {
+	if code := policyCmd([]string{"--json"}, &out); code != exitcode.OK {
 		t.Fatalf("exit %d", code)
 	}
-	var views []policyView
+	var views []sandbox.PolicyReport
 	if err := json.Unmarshal(out.Bytes(), &views); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out.String())
 	}
-	var roles []string
+	var names []string
 	for _, v := range views {
-		roles = append(roles, v.Role)
+		names = append(names, v.Role)
 		if len(v.Seccomp) == 0 || v.SeccompInstructions == 0 {
 			t.Errorf("%s: empty allowlist", v.Role)
 		}
 	}
-	if got := strings.Join(roles, ","); got != "supervisor,engine,sockd,ifch,hostname" {
-		t.Fatalf("roles %s", got)
+	if got, want := strings.Join(names, ","), strings.Join(roles.Names(), ","); got != want {
+		t.Fatalf("roles %s, want the table's %s", got, want)
 	}
 }
 
 func TestPolicyOneRoleText(t *testing.T) {
 	var out bytes.Buffer
-	if code := policyCmd([]string{"sockd"}, &out); code != exitOK {
+	if code := policyCmd([]string{"sockd"}, &out); code != exitcode.OK {
 		t.Fatalf("exit %d", code)
 	}
 	s := out.String()
@@ -68,7 +71,7 @@ func TestPolicyOneRoleText(t *testing.T) {
 	if strings.Contains(s, "role engine") {
 		t.Error("printed a role that was not asked for")
 	}
-	if code := policyCmd([]string{"nosuchrole"}, &out); code != exitUsage {
+	if code := policyCmd([]string{"nosuchrole"}, &out); code != exitcode.Usage {
 		t.Errorf("unknown role: exit %d", code)
 	}
 }
@@ -81,14 +84,14 @@ func TestAudit(t *testing.T) {
 	}
 	var out bytes.Buffer
 	code := auditCmd(append(testUsers(t), "--json"), &out)
-	var res auditOutput
+	var res probe.Audit
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("exit %d, not JSON: %v\n%s", code, err, out.String())
 	}
-	if code != exitOK || !res.Pass {
+	if code != exitcode.OK || !res.Pass {
 		t.Fatalf("audit failed (exit %d):\n%s", code, out.String())
 	}
-	if len(res.Roles) != len(policies.All()) {
+	if len(res.Roles) != len(roles.All) {
 		t.Fatalf("%d roles audited", len(res.Roles))
 	}
 	wantCaps := map[string]uint64{"supervisor": 0, "engine": 0, "sockd": 1<<13 | 1<<10, "ifch": 1 << 12, "hostname": 1 << 21}
@@ -123,19 +126,27 @@ func TestAuditDetectsFailure(t *testing.T) {
 	}
 	var out bytes.Buffer
 	settings := testUsers(t)
-	if code := auditCmd(append(settings, "sockd"), &out); code != exitOK {
+	if code := auditCmd(append(settings, "sockd"), &out); code != exitcode.OK {
 		t.Fatalf("baseline sockd audit failed:\n%s", out.String())
 	}
-	s := newRoleSettingsForTest(t, settings)
-	p, err := s.policy("sockd")
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	rf := addRoleFlags(fs)
+	if err := fs.Parse(settings); err != nil || rf.parse() != nil {
+		t.Fatal(err)
+	}
+	if err := rf.settings.PrepareDirs(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := rf.settings.Policy(roles.Sockd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range controls("engine") {
+	engine, _ := roles.ByName(roles.Engine)
+	for _, a := range engine.Controls() {
 		if !strings.Contains(a.Name, "state directory") {
 			continue
 		}
-		r, _, err := probeRun(p, a)
+		r, _, err := probe.Run(p, a, sandbox.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -61,12 +62,16 @@ func (e *Engine) configure(l *client.Lease) error {
 	if _, fatal := err.(*fatalError); fatal {
 		return err
 	}
-	kind := event.Configured
+	ev := event.Event{Kind: event.Configured, Addr: l.Addr}
 	if err != nil {
-		kind = event.Refused
+		ev.Kind = event.Refused
+		var re *ifch.ReplyError
+		if errors.As(err, &re) && client.ValidCause(re.Code.String()) {
+			ev.Cause = re.Code.String()
+		}
 		e.log.Error("lease not configured", "address", l.Addr, "err", err)
 	}
-	return e.report(event.Event{Kind: kind, Addr: l.Addr})
+	return e.report(ev)
 }
 
 // ifchDo sends one command. A refusal is returned as an ordinary error

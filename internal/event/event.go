@@ -30,8 +30,8 @@ const (
 	State Kind = 1
 	// Configured: ifch applied the lease (address Addr).
 	Configured Kind = 2
-	// Refused: ifch refused the lease (address Addr); the interface keeps
-	// what it had.
+	// Refused: ifch refused the lease (address Addr) with the code in
+	// Cause; the interface keeps what it had.
 	Refused Kind = 3
 	// Exiting: the engine is about to exit; Reason says why.
 	Exiting Kind = 4
@@ -90,7 +90,7 @@ type Event struct {
 	Kind   Kind
 	From   client.State // State: the state left
 	To     client.State // State: the state entered
-	Cause  string       // State: why (client.ValidCause)
+	Cause  string       // State: why; Refused: ifch's code (client.ValidCause)
 	Reason Reason       // Exiting
 	Note   client.NoteKind
 	// Addr is the lease's address with its prefix length, or for a note
@@ -170,7 +170,7 @@ func (e Event) check() error {
 	if e.Addr.IsValid() && !e.Addr.Addr().Is4() {
 		return errors.New("event: address is not IPv4")
 	}
-	if !client.ValidCause(e.Cause) || (e.Cause != "" && e.Kind != State) {
+	if !client.ValidCause(e.Cause) || (e.Cause != "" && e.Kind != State && e.Kind != Refused) {
 		return fmt.Errorf("event: cause %q", e.Cause)
 	}
 	if e.MAC != (dhcp.MAC{}) && e.Kind != Noted {

@@ -13,7 +13,7 @@ var goodEvents = []Event{
 	{Kind: State, From: client.StateRequesting, To: client.StateBound, Addr: netip.MustParsePrefix("10.0.0.5/24"), Cause: "lease obtained"},
 	{Kind: State, From: client.StateInit, To: client.StateSelecting},
 	{Kind: Configured, Addr: netip.MustParsePrefix("192.0.2.7/32")},
-	{Kind: Refused, Addr: netip.MustParsePrefix("192.0.2.7/8")},
+	{Kind: Refused, Addr: netip.MustParsePrefix("192.0.2.7/8"), Cause: "out-of-range"},
 	{Kind: Exiting, Reason: ReasonInterfaceRemoved},
 	{Kind: Noted, Note: client.NoteConflict, Addr: netip.MustParsePrefix("10.0.0.9/32"), MAC: dhcp.MAC{2, 0, 0, 0, 0, 9}},
 	{Kind: Noted, Note: client.NoteCarrierDown},

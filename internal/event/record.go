@@ -15,7 +15,7 @@ import (
 //	ready       Role, Pid, Report: a role entered its sandbox
 //	state       From, To, Cause, Address: the DHCP client changed state
 //	configured  Address: ifch applied the lease
-//	refused     Address: ifch refused the lease
+//	refused     Address, Cause: ifch refused the lease, with its code
 //	exiting     Reason: the engine is about to exit
 //	conflict    Address, MAC: another host answered for the offered address
 //	gateway     Address, MAC: the gateway answered ARP after binding

@@ -262,6 +262,8 @@ func (s *supervisor) engineEvent(ev sandbox.Event) error {
 	switch e.Kind {
 	case event.State:
 		r.From, r.To, r.Cause = e.From.String(), e.To.String(), e.Cause
+	case event.Refused:
+		r.Cause = e.Cause
 	case event.Exiting:
 		r.Reason = e.Reason.String()
 	case event.Noted:
