@@ -90,6 +90,7 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 	t.Cleanup(func() {
 		c.cmd.Process.Kill()
 		<-c.done
+		checkLogLines(t, c.out.String())
 		if t.Failed() {
 			t.Logf("ndhc output:\n%s", c.out.String())
 		}

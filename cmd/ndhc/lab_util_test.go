@@ -147,6 +147,52 @@ func (c *daemon) boundAddr(d time.Duration, from int) (netip.Prefix, int) {
 	return p, i
 }
 
+// logKeys returns the keys of one log/slog text line (`key=value
+// key="quoted value" ...`), or false for a line that is not one (a role's
+// plain stderr).
+func logKeys(line string) ([]string, bool) {
+	var keys []string
+	rest := line
+	for rest != "" {
+		rest = strings.TrimLeft(rest, " ")
+		k, v, ok := strings.Cut(rest, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \"") {
+			return nil, false
+		}
+		keys = append(keys, k)
+		if strings.HasPrefix(v, `"`) {
+			q, err := strconv.QuotedPrefix(v)
+			if err != nil {
+				return nil, false
+			}
+			rest = v[len(q):]
+		} else {
+			_, rest, _ = strings.Cut(v, " ")
+		}
+	}
+	return keys, len(keys) > 0 && keys[0] == "time"
+}
+
+// checkLogLines fails the test on a log line that names an attribute
+// twice (role=ifch iface=eth0 role=ifch ...).
+func checkLogLines(t *testing.T, out string) {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		keys, ok := logKeys(line)
+		if !ok {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, k := range keys {
+			if seen[k] {
+				t.Errorf("attribute %q repeated in %q", k, line)
+				break
+			}
+			seen[k] = true
+		}
+	}
+}
+
 // dnsmasq's log-dhcp lines look like
 // "dnsmasq-dhcp[12]: 3456 DHCPREQUEST(br0) 10.77.0.150 02:..:..".
 var dnsmasqMsgRE = regexp.MustCompile(`\b(DHCP[A-Z]+)\(br0\)(?: (\d+\.\d+\.\d+\.\d+))?`)

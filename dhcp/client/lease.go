@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -537,11 +536,9 @@ func (w *leaseJSON) lease() (*Lease, error) {
 	}
 	l.Acquired = l.Acquired.UTC()
 	if w.RouterMAC != "" {
-		hw, err := net.ParseMAC(w.RouterMAC)
-		if err != nil || len(hw) != len(l.RouterMAC) {
+		if err := l.RouterMAC.UnmarshalText([]byte(w.RouterMAC)); err != nil {
 			return nil, fmt.Errorf("dhcp: lease: router mac %q is not an ethernet address", w.RouterMAC)
 		}
-		l.RouterMAC = dhcp.MAC(hw)
 		if l.RouterMAC.String() != w.RouterMAC {
 			return nil, fmt.Errorf("dhcp: lease: router mac %q is not in canonical form", w.RouterMAC)
 		}

@@ -24,13 +24,14 @@ type Role struct {
 
 // Open opens what the role needs before its sandbox: the netlink handle,
 // resolv.conf, and the client of the hostname role when hostnameConn is
-// not nil.
-func Open(cfg *config.Ifch, hostnameConn *net.UnixConn, log *slog.Logger) (*Role, error) {
+// not nil. The applier logs to applyLog, which must not name the
+// interface: the applier names it in each line.
+func Open(cfg *config.Ifch, hostnameConn *net.UnixConn, applyLog *slog.Logger) (*Role, error) {
 	k, err := apply.OpenNetlink()
 	if err != nil {
 		return nil, err
 	}
-	acfg := apply.Config{Metric: int(cfg.RouteMetric), Log: log}
+	acfg := apply.Config{Metric: int(cfg.RouteMetric), Log: applyLog}
 	if cfg.ResolvConf != "" {
 		r, err := apply.OpenResolvConf(cfg.ResolvConf)
 		if err != nil {

@@ -219,7 +219,8 @@ func runIfch(in *sandbox.Inherited) int {
 		}
 	}
 	// Everything ifch touches is opened now, as root, before the sandbox.
-	r, err := ifchrole.Open(&cfg, hc, c.log)
+	// The applier names the interface of each change itself.
+	r, err := ifchrole.Open(&cfg, hc, NewLogger(in.Role, "", cfg.Log.Level))
 	if err != nil {
 		c.log.Error("opening what ifch needs", "err", err)
 		return exitcode.Failure
