@@ -44,6 +44,7 @@ bench: build
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
@@ -54,9 +55,10 @@ install: build install-users
 	install -m 0755 $(BIN)/ndhc $(BIN)/ifchd $(DESTDIR)$(PREFIX)/sbin/
 	install -d -m 0700 -o ndhc -g ndhc $(DESTDIR)/var/lib/ndhc
 
-# System users for the roles, one per role.
-install-users:
-	@for u in ndhc-super ndhc ndhc-sockd ndhc-ifch ndhc-host; do \
+# System users for the roles, one per role, as the role table names them
+# (ndhc policy --users).
+install-users: build
+	@for u in $$($(BIN)/ndhc policy --users); do \
 		id -u $$u >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
 	done
 
