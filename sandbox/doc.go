@@ -3,11 +3,45 @@
 // capabilities, rlimits, Landlock rules, a seccomp allowlist with argument
 // conditions), [Enter] applies that policy to every thread of the running
 // process and then reads the result back from the kernel, and [Spawn]
-// re-executes the program as a child role with named file descriptors and a
-// liveness channel.
+// re-executes the program as a child role with named file descriptors, a
+// setup message (the policy, the operator's degrade list, the child's
+// configuration) and a liveness channel.
 //
 // The package knows nothing about the programs built on it: a DHCP client
-// and a login daemon use it the same way.
+// and a login daemon use it the same way. Above Spawn, a [Group] supervises
+// a program's children: it starts them in parallel, waits for each one's
+// ready notice ([Inherited.Ready]), reports what they send, how they exit
+// (fatal for a daemon's fixed roles, expected for per-connection children)
+// and the signals the parent gets, as [Event] values. [RuntimeBase] is the
+// Go runtime's part of every allowlist; [DescribePolicy] and the probe
+// subpackage's audit report on any set of policies.
+//
+// # Limits
+//
+// What the framework cannot do, or does only under conditions:
+//
+//   - cgo: changing capabilities, securebits and no_new_privs on every
+//     thread uses syscall.AllThreadsSyscall, which refuses to run in a
+//     program linked with cgo. A role that needs a C library (PAM) must
+//     be a process of its own whose sandbox is built differently, or must
+//     apply the per-thread layers before any other thread exists.
+//   - Roles never run as root: a policy naming uid or gid 0 is refused.
+//     A child that must stay root (a login daemon's session process) is
+//     outside what [Enter] applies, by design.
+//   - no_new_privs is always set and the securebits are locked (no setuid
+//     fix-up, no root privileges, keep-caps locked): a role can never
+//     regain a capability, not even by executing a setuid program, which
+//     its allowlist forbids anyway.
+//   - RLIMIT_NPROC counts every thread (not process) of the real uid on
+//     the whole system. The Go runtime needs threads, so the limit is a
+//     thread budget, and processes are refused by seccomp ([CloneThreads]).
+//     Two instances of a program, or any other process, running as the
+//     same uid spend the same budget.
+//   - Each child costs its parent one locked OS thread for the child's
+//     whole life: the parent-death signal fires when the thread that
+//     forked the child exits.
+//   - Landlock rights grew over kernel versions; rights the kernel lacks
+//     are reported, with the layer that covers each gap, not faked.
 //
 // Enter applies the layers in a fixed order, each on all threads:
 //
