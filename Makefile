@@ -22,8 +22,8 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
-	$(GO) build -trimpath -o $(BIN)/ndhc-demo ./internal/demo
-	$(GO) build -trimpath -o $(BIN)/labbench ./internal/labbench
+	$(GO) build -trimpath -o $(BIN)/ndhc-demo ./tools/demo
+	$(GO) build -trimpath -o $(BIN)/labbench ./tools/labbench
 
 # Unit tests, every fuzz target's seed corpus, and (as root) the sandbox,
 # audit and network-namespace integration tests.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/conf"
+	"github.com/ndhc-go/ndhc/internal/ifchrole"
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
@@ -40,20 +40,13 @@ type config struct {
 	ifchUser, emptyDir string
 	degrade            string   // as given
 	degradeLayers      []string // parsed by sandbox.ParseLayers
-	logLevel           string   // as given
 	level              slog.Level
 }
 
 // allowList collects -allow values. Each value holds one or more entries
 // separated by white space (the config file can name a key once, so its
 // single allow line lists every uid), each UID:IFACE[,IFACE...][:RANGE[,RANGE...]].
-type allowList []allowEntry
-
-type allowEntry struct {
-	who    string // uid or user name, resolved before the sandbox
-	ifaces []string
-	ranges []netip.Prefix
-}
+type allowList []ifchrole.Allow
 
 func (a *allowList) String() string { return fmt.Sprint(len(*a), " entries") }
 
@@ -62,9 +55,9 @@ func (a *allowList) Set(s string) error {
 	if len(fields) == 0 {
 		return errors.New("want UID:IFACE[,IFACE...][:RANGE[,RANGE...]]")
 	}
-	var add []allowEntry
+	var add []ifchrole.Allow
 	for _, f := range fields {
-		e, err := parseAllow(f)
+		e, err := ifchrole.ParseAllow(f)
 		if err != nil {
 			return err
 		}
@@ -72,30 +65,6 @@ func (a *allowList) Set(s string) error {
 	}
 	*a = append(*a, add...)
 	return nil
-}
-
-func parseAllow(s string) (allowEntry, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return allowEntry{}, fmt.Errorf("%q: want UID:IFACE[,IFACE...][:RANGE[,RANGE...]]", s)
-	}
-	e := allowEntry{who: parts[0]}
-	for _, n := range strings.Split(parts[1], ",") {
-		if _, err := ifch.Unmarshal([]byte("carrier " + n + "\n")); err != nil {
-			return allowEntry{}, fmt.Errorf("interface %q is not a valid name", n)
-		}
-		e.ifaces = append(e.ifaces, n)
-	}
-	if len(parts) == 3 && parts[2] != "any" {
-		for _, r := range strings.Split(parts[2], ",") {
-			p, err := netip.ParsePrefix(r)
-			if err != nil || !p.Addr().Is4() {
-				return allowEntry{}, fmt.Errorf("range %q is not an IPv4 prefix", r)
-			}
-			e.ranges = append(e.ranges, p.Masked())
-		}
-	}
-	return e, nil
 }
 
 type octalFlag struct{ v *uint }
@@ -172,7 +141,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	// resolv.conf on other programs' behalf, and each change (and each peer
 	// that asks for one) deserves a line by default. warn keeps only
 	// refusals and failures, the quiet default ifchd had before.
-	fs.StringVar(&c.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	fs.TextVar(&c.level, "log-level", slog.LevelInfo, "log `LEVEL`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()
@@ -262,35 +231,10 @@ func (c *config) validate() error {
 			return fmt.Errorf("ifchd: -%s must be at least 1", n.name)
 		}
 	}
-	if err := c.level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return fmt.Errorf("ifchd: -log-level %q: want debug, info, warn or error", c.logLevel)
-	}
 	layers, err := sandbox.ParseLayers(c.degrade)
 	if err != nil {
 		return fmt.Errorf("ifchd: -allow-degraded-sandbox: %w", err)
 	}
 	c.degradeLayers = layers
 	return nil
-}
-
-// resolveAllows turns the allow list into one policy per uid. It reads the
-// user database, so it runs before the sandbox.
-func resolveAllows(c *config) (map[uint32]*ifch.Policy, error) {
-	out := make(map[uint32]*ifch.Policy)
-	for _, e := range c.allows {
-		uid, err := sandbox.ResolveUser(e.who)
-		if err != nil {
-			return nil, fmt.Errorf("ifchd: -allow %s: %w", e.who, err)
-		}
-		p := out[uid]
-		if p == nil {
-			cp := c.policy
-			cp.Interfaces, cp.AllowedRanges = nil, nil
-			p = &cp
-			out[uid] = p
-		}
-		p.Interfaces = append(p.Interfaces, e.ifaces...)
-		p.AllowedRanges = append(p.AllowedRanges, e.ranges...)
-	}
-	return out, nil
 }

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ndhc-go/ndhc/ifch"
+	"github.com/ndhc-go/ndhc/internal/ifchrole"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-
-	"github.com/ndhc-go/ndhc/ifch"
 )
 
 // The test binary doubles as the daemon and as a client running under
@@ -68,7 +68,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-allow", "1000:eth0", "-mtu-floor", "10"}, 2, "-mtu-floor"},
 		{[]string{"-allow", "1000:eth0", "-route-metric", "-1"}, 2, "-route-metric"},
 		{[]string{"-allow", "1000:eth0", "extra"}, 2, "unexpected argument"},
-		{[]string{"-allow", "1000:eth0", "-log-level", "loud"}, 2, `-log-level "loud"`},
+		{[]string{"-allow", "1000:eth0", "-log-level", "loud"}, 2, `"loud" for flag -log-level`},
 		{[]string{"-allow", "1000:eth0", "--allow-degraded-sandbox", "seccomp,apparmor"}, 2, `layer "apparmor" cannot be degraded`},
 		{[]string{"-allow", "1000:eth0", "-allow-degraded-sandbox", "all"}, 2, `layer "all" cannot be degraded`},
 		{[]string{"-allow", "1000:eth0", "-metric", "1"}, 2, "not defined: -metric"},
@@ -103,7 +103,7 @@ func TestConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pols, err := resolveAllows(c)
+	pols, err := ifchrole.Policies(c.allows, c.policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +139,12 @@ func TestConfigAllow(t *testing.T) {
 	}
 	var got []string
 	for _, e := range c.allows {
-		got = append(got, e.who+":"+strings.Join(e.ifaces, ","))
+		got = append(got, e.Who+":"+strings.Join(e.Interfaces, ","))
 	}
 	if want := "1000:eth0 1002:eth2 1000:eth3 1001:wlan0 1003:wlan1 1004:wlan2"; strings.Join(got, " ") != want {
 		t.Fatalf("allow entries %q, want %q", got, want)
 	}
-	pols, err := resolveAllows(c)
+	pols, err := ifchrole.Policies(c.allows, c.policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"allow =\n", "line 1: allow: want UID:IFACE"},
 		{"allow = 1000:eth0\nmax-dns = many\n", "line 2: max-dns: "},
 		{"allow = 1000:eth0\nallow-degraded-sandbox = landlock,selinux\n", `layer "selinux" cannot be degraded`},
-		{"allow = 1000:eth0\nlog-level = chatty\n", `-log-level "chatty"`},
+		{"allow = 1000:eth0\nlog-level = chatty\n", `line 2: log-level: slog: level string "chatty"`},
 	} {
 		path := writeConf(t, tt.text)
 		_, err := parseConfig([]string{"-c", path}, io.Discard)

@@ -27,12 +27,11 @@ import (
 // clientFlags are the options of `ndhc -i IFACE`; the config file uses the
 // same names (long form, without dashes in front).
 type clientFlags struct {
-	fs       *flag.FlagSet
-	roles    *roleFlags
-	iface    string
-	config   string
-	logLevel string
-	eventFD  int
+	fs      *flag.FlagSet
+	roles   *roleFlags
+	iface   string
+	config  string
+	eventFD int
 
 	// DHCP
 	hostname    string
@@ -58,8 +57,9 @@ type clientFlags struct {
 	minPrefix      int
 	mtuFloor       int
 
+	level slog.Level
+
 	// Parsed by validate.
-	level  slog.Level
 	ranges []netip.Prefix
 }
 
@@ -71,7 +71,7 @@ func newClientFlags() *clientFlags {
 	fs.StringVar(&c.iface, "i", "", "short for --interface")
 	fs.StringVar(&c.config, "config", "", "configuration file of key = value lines (also -c)")
 	fs.StringVar(&c.config, "c", "", "short for --config")
-	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.TextVar(&c.level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.IntVar(&c.eventFD, "event-fd", -1, "write one JSON object a line to this open descriptor (a pipe or socket) for each event: role ready, state change, lease configured or refused, role exit, signal")
 	fs.StringVar(&c.hostname, "hostname", "", "host name to send to the server (option 12)")
 	fs.StringVar(&c.vendorClass, "vendor-class", "", "vendor class identifier to send (option 60)")
@@ -161,9 +161,6 @@ func (c *clientFlags) validate() error {
 		return fmt.Errorf("arp-wait %v: want 0 to 10s", c.arpWait)
 	}
 	var err error
-	if c.level, err = parseLevel(c.logLevel); err != nil {
-		return err
-	}
 	switch {
 	case c.clientID == "duid", c.clientID == "mac":
 	case strings.HasPrefix(c.clientID, "string:") && len(c.clientID) > len("string:") && len(c.clientID) <= len("string:")+254:
@@ -215,14 +212,6 @@ func parseRanges(list string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("log-level %q: want debug, info, warn or error", s)
-	}
-	return l, nil
 }
 
 // instance builds the supervisor's configuration for the resolved

@@ -20,12 +20,15 @@ import (
 type Role struct {
 	cfg     *config.Ifch
 	applier *apply.Applier
+	// applyLog is for the applier and the server loop, which name the
+	// interface in each line themselves.
+	applyLog *slog.Logger
 }
 
 // Open opens what the role needs before its sandbox: the netlink handle,
 // resolv.conf, and the client of the hostname role when hostnameConn is
-// not nil. The applier logs to applyLog, which must not name the
-// interface: the applier names it in each line.
+// not nil. The applier and the server loop log to applyLog, which must
+// not name the interface: they name it in each line.
 func Open(cfg *config.Ifch, hostnameConn *net.UnixConn, applyLog *slog.Logger) (*Role, error) {
 	k, err := apply.OpenNetlink()
 	if err != nil {
@@ -42,7 +45,7 @@ func Open(cfg *config.Ifch, hostnameConn *net.UnixConn, applyLog *slog.Logger) (
 	if hostnameConn != nil {
 		acfg.Hostname = &hostname.Client{Conn: hostnameConn}
 	}
-	return &Role{cfg: cfg, applier: apply.New(k, acfg)}, nil
+	return &Role{cfg: cfg, applier: apply.New(k, acfg), applyLog: applyLog}, nil
 }
 
 // Run serves the engine on conn until it closes its channel (status 0)
@@ -50,7 +53,7 @@ func Open(cfg *config.Ifch, hostnameConn *net.UnixConn, applyLog *slog.Logger) (
 func (r *Role) Run(conn *net.UnixConn, log *slog.Logger) int {
 	pol := r.cfg.Policy
 	pol.Interfaces = []string{r.cfg.Link.Name}
-	if err := apply.Serve(conn, r.applier, apply.ServeOptions{Policy: &pol, Log: log}); err != nil {
+	if err := apply.Serve(conn, r.applier, apply.ServeOptions{Policy: &pol, Log: r.applyLog}); err != nil {
 		log.Error("engine broke the ifch protocol; exiting", "err", err)
 		return exitcode.Failure
 	}

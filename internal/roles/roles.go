@@ -183,69 +183,63 @@ func (c *child) ready(commands bool) int {
 	return 0
 }
 
-func runSockd(in *sandbox.Inherited) int {
-	var cfg config.Sockd
-	c, code := start(in, &cfg)
+// serveRole is the body of a role that serves one peer over one channel:
+// its configuration and logger, the channel, what prepare opens while the
+// role is still root, the sandbox, then serve until the peer is done.
+func serveRole(in *sandbox.Inherited, cfg config.Role, peer string, prepare func(c *child) (serve func(*net.UnixConn, *slog.Logger) int, err error)) int {
+	c, code := start(in, cfg)
 	if c == nil {
 		return code
 	}
-	conn, err := c.conn(fileEngine)
+	conn, err := c.conn(peer)
 	if err != nil {
-		c.log.Error("engine channel", "err", err)
+		c.log.Error("channel", "peer", peer, "err", err)
+		return exitcode.Failure
+	}
+	serve, err := prepare(c)
+	if err != nil {
+		c.log.Error("opening what the role needs", "err", err)
 		return exitcode.Failure
 	}
 	if code := c.ready(false); code != 0 {
 		return code
 	}
-	return sockd.Run(conn, sockd.Interface{Index: cfg.Link.Index, Name: cfg.Link.Name, MAC: cfg.Link.MAC}, c.log)
+	return serve(conn, c.log)
+}
+
+func runSockd(in *sandbox.Inherited) int {
+	var cfg config.Sockd
+	return serveRole(in, &cfg, fileEngine, func(*child) (func(*net.UnixConn, *slog.Logger) int, error) {
+		ifi := sockd.Interface{Index: cfg.Link.Index, Name: cfg.Link.Name, MAC: cfg.Link.MAC}
+		return func(conn *net.UnixConn, log *slog.Logger) int { return sockd.Run(conn, ifi, log) }, nil
+	})
 }
 
 func runIfch(in *sandbox.Inherited) int {
 	var cfg config.Ifch
-	c, code := start(in, &cfg)
-	if c == nil {
-		return code
-	}
-	conn, err := c.conn(fileEngine)
-	if err != nil {
-		c.log.Error("engine channel", "err", err)
-		return exitcode.Failure
-	}
-	var hc *net.UnixConn
-	if cfg.SetHostname {
-		if hc, err = c.conn(fileHostname); err != nil {
-			c.log.Error("hostname channel", "err", err)
-			return exitcode.Failure
+	return serveRole(in, &cfg, fileEngine, func(c *child) (func(*net.UnixConn, *slog.Logger) int, error) {
+		var hc *net.UnixConn
+		if cfg.SetHostname {
+			var err error
+			if hc, err = c.conn(fileHostname); err != nil {
+				return nil, err
+			}
 		}
-	}
-	// Everything ifch touches is opened now, as root, before the sandbox.
-	// The applier names the interface of each change itself.
-	r, err := ifchrole.Open(&cfg, hc, NewLogger(in.Role, "", cfg.Log.Level))
-	if err != nil {
-		c.log.Error("opening what ifch needs", "err", err)
-		return exitcode.Failure
-	}
-	if code := c.ready(false); code != 0 {
-		return code
-	}
-	return r.Run(conn, c.log)
+		// Everything ifch touches is opened now, as root, before the
+		// sandbox. The applier names the interface of each change itself.
+		r, err := ifchrole.Open(&cfg, hc, NewLogger(in.Role, "", cfg.Log.Level))
+		if err != nil {
+			return nil, err
+		}
+		return r.Run, nil
+	})
 }
 
 func runHostname(in *sandbox.Inherited) int {
 	var cfg config.Hostname
-	c, code := start(in, &cfg)
-	if c == nil {
-		return code
-	}
-	conn, err := c.conn(fileIfch)
-	if err != nil {
-		c.log.Error("ifch channel", "err", err)
-		return exitcode.Failure
-	}
-	if code := c.ready(false); code != 0 {
-		return code
-	}
-	return hostname.Run(conn, c.log)
+	return serveRole(in, &cfg, fileIfch, func(*child) (func(*net.UnixConn, *slog.Logger) int, error) {
+		return hostname.Run, nil
+	})
 }
 
 func runEngine(in *sandbox.Inherited) int {

@@ -7,21 +7,26 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
@@ -81,13 +86,25 @@ func run(bin string) error {
 	state := filepath.Join(dir, "state")
 	step("starting the client: ndhc -i %s (sandboxed supervisor, engine, sockd, ifch)", l.Client.IfName())
 	var out logBuffer
-	start := time.Now()
-	cmd := l.Client.Command(context.Background(), bin, "-i", l.Client.IfName(), "--state-dir", state,
-		"--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", resolv)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	// ndhc reports what it does on its event stream (--event-fd): one JSON
+	// record a line on a pipe, descriptor 3 in the child (ExtraFiles[0]).
+	evR, evW, err := os.Pipe()
+	if err != nil {
 		return err
 	}
+	start := time.Now()
+	cmd := l.Client.Command(context.Background(), bin, "-i", l.Client.IfName(), "--state-dir", state,
+		"--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", resolv, "--event-fd", "3")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.ExtraFiles = []*os.File{evW}
+	err = cmd.Start()
+	evW.Close()
+	if err != nil {
+		evR.Close()
+		return err
+	}
+	events := newRecorder()
+	go events.read(evR)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	defer func() {
@@ -99,28 +116,34 @@ func run(bin string) error {
 		}
 	}()
 
-	var addr netip.Prefix
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !addr.IsValid(); time.Sleep(5 * time.Millisecond) {
+	// The lease is on the interface once ifch reports it configured (or
+	// refused); the engine's state record to BOUND names the address.
+	outcome, err := events.wait(20*time.Second, func(r event.Record) bool {
+		return r.Event == "configured" || r.Event == "refused" || r.Event == "done"
+	})
+	if err != nil {
 		select {
-		case err := <-done:
-			fmt.Print(out.String())
-			return fmt.Errorf("ndhc exited before binding: %v", err)
-		default:
+		case werr := <-done:
+			done <- werr
+			err = fmt.Errorf("%w (ndhc: %v)", err, werr)
+		case <-time.After(time.Second):
 		}
-		if addrs, err := l.Client.Addrs(); err == nil {
-			for _, a := range addrs {
-				if a.Addr().Is4() {
-					addr = a
-				}
-			}
-		}
-	}
-	if !addr.IsValid() {
 		fmt.Print(out.String())
-		return fmt.Errorf("no lease within 20s")
+		return fmt.Errorf("no lease: %w", err)
 	}
-	took := time.Since(start)
-	time.Sleep(100 * time.Millisecond) // let routes and resolv.conf land
+	switch outcome.Event {
+	case "refused":
+		fmt.Print(out.String())
+		return fmt.Errorf("ifch refused the lease %s: %s", outcome.Address, outcome.Cause)
+	case "done":
+		fmt.Print(out.String())
+		return fmt.Errorf("ndhc exited before binding, status %d", *outcome.Code)
+	}
+	addr := outcome.Address
+	if bound, ok := events.last(func(r event.Record) bool { return r.Event == "state" && r.To == "BOUND" }); ok && bound.Address != "" {
+		addr = bound.Address
+	}
+	took := outcome.Time.Sub(start)
 	fmt.Printf("   address %s on %s, %d ms after start (default fast ARP conflict check included)\n", addr, l.Client.IfName(), took.Milliseconds())
 
 	step("what ifch configured")
@@ -138,8 +161,11 @@ func run(bin string) error {
 		fmt.Print(indent(string(o)))
 	}
 
+	if err := events.failed(); err != nil {
+		return err
+	}
 	step("every ndhc process, as the kernel reports it (/proc/PID/status)")
-	if err := processTable(cmd.Process.Pid, out.String()); err != nil {
+	if err := processTable(cmd.Process.Pid, events.ready()); err != nil {
 		return err
 	}
 	step("the client's log")
@@ -148,10 +174,10 @@ func run(bin string) error {
 	return nil
 }
 
-// processTable prints the supervisor and its children.
-func processTable(supervisor int, log string) error {
+// processTable prints the supervisor and its children, as /proc shows
+// them; ready holds each role's "ready" record, keyed by pid.
+func processTable(supervisor int, ready map[int]event.Record) error {
 	pids := append([]int{supervisor}, lab.ChildPIDs(supervisor)...)
-	landlock := landlockByRole(log)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "   PID\tROLE\tUID\tCAPABILITIES\tBOUNDING\tNoNewPrivs\tSeccomp\tLANDLOCK")
 	for _, pid := range pids {
@@ -163,10 +189,9 @@ func processTable(supervisor int, log string) error {
 		if err != nil {
 			return err
 		}
-		role := lab.NdhcRole(pid)
-		ll := landlock[role]
-		if ll == "" {
-			ll = "?"
+		role, ll := lab.NdhcRole(pid), "?"
+		if r, ok := ready[pid]; ok {
+			role, ll = r.Role, landlock(r.Report)
 		}
 		seccomp := map[int]string{0: "off", 1: "strict", 2: "filter"}[st.Seccomp]
 		fmt.Fprintf(tw, "   %d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", pid, role, st.Uid[1], sandbox.FormatCaps(st.CapEff), sandbox.FormatCaps(st.CapBnd), st.NoNewPrivs, seccomp, ll)
@@ -174,19 +199,18 @@ func processTable(supervisor int, log string) error {
 	return tw.Flush()
 }
 
-var sandboxed = regexp.MustCompile(`msg="role sandboxed".* child=(\w+) .*landlock_abi=(\d+)`)
-
-// landlockByRole reads the Landlock ABI each role reported after entering
-// its sandbox (no /proc file shows a Landlock domain).
-func landlockByRole(log string) map[string]string {
-	m := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(log))
-	for sc.Scan() {
-		if g := sandboxed.FindStringSubmatch(sc.Text()); g != nil {
-			m[g[1]] = "enforced, ABI " + g[2]
-		}
+// landlock describes the Landlock domain a role reported after entering
+// its sandbox (no /proc file shows one).
+func landlock(rep *sandbox.Report) string {
+	switch {
+	case rep == nil:
+		return "?"
+	case slices.Contains(rep.Degraded, sandbox.LayerLandlock):
+		return "skipped (degraded)"
+	case rep.LandlockABI == 0:
+		return "none"
 	}
-	return m
+	return fmt.Sprintf("enforced, ABI %d", rep.LandlockABI)
 }
 
 func indent(s string) string {
@@ -212,4 +236,132 @@ func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// recorder collects ndhc's event records as they arrive.
+type recorder struct {
+	mu      sync.Mutex
+	recs    []event.Record
+	err     error         // why the stream ended: io.EOF or a bad record
+	changed chan struct{} // closed and replaced when recs or err change
+}
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
+
+// read decodes the stream strictly, one record a line with no unknown
+// field, until ndhc closes it or a line is not a record.
+func (c *recorder) read(r io.ReadCloser) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		rec, err := decode(sc.Bytes())
+		if err != nil {
+			c.update(nil, err)
+			return
+		}
+		c.update(&rec, nil)
+	}
+	err := sc.Err()
+	if err == nil {
+		err = io.EOF
+	}
+	c.update(nil, err)
+}
+
+// decode parses one line of the event stream.
+func decode(line []byte) (event.Record, error) {
+	var rec event.Record
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return rec, fmt.Errorf("malformed event record %q: %w", line, err)
+	}
+	if dec.More() {
+		return rec, fmt.Errorf("malformed event record %q: more than one value on the line", line)
+	}
+	if rec.Event == "" || rec.Time.IsZero() {
+		return rec, fmt.Errorf("malformed event record %q: no event or time", line)
+	}
+	if rec.Event == "done" && rec.Code == nil {
+		return rec, fmt.Errorf("malformed event record %q: done without a code", line)
+	}
+	return rec, nil
+}
+
+func (c *recorder) update(rec *event.Record, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rec != nil {
+		c.recs = append(c.recs, *rec)
+	}
+	if err != nil {
+		c.err = err
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// wait returns the first record that matches, waiting up to d for it.
+func (c *recorder) wait(d time.Duration, match func(event.Record) bool) (event.Record, error) {
+	timeout := time.After(d)
+	for i := 0; ; {
+		c.mu.Lock()
+		for ; i < len(c.recs); i++ {
+			if match(c.recs[i]) {
+				r := c.recs[i]
+				c.mu.Unlock()
+				return r, nil
+			}
+		}
+		err, changed := c.err, c.changed
+		c.mu.Unlock()
+		if errors.Is(err, io.EOF) {
+			return event.Record{}, errors.New("ndhc closed its event stream")
+		} else if err != nil {
+			return event.Record{}, err
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return event.Record{}, fmt.Errorf("nothing within %v", d)
+		}
+	}
+}
+
+// last returns the latest record so far that matches.
+func (c *recorder) last(match func(event.Record) bool) (event.Record, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.recs) - 1; i >= 0; i-- {
+		if match(c.recs[i]) {
+			return c.recs[i], true
+		}
+	}
+	return event.Record{}, false
+}
+
+// failed returns the error that ended the stream early: a malformed
+// record, or a read error; nil while it runs or after ndhc closed it.
+func (c *recorder) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if errors.Is(c.err, io.EOF) {
+		return nil
+	}
+	return c.err
+}
+
+// ready returns each role's "ready" record (it entered its sandbox), keyed
+// by the role's pid.
+func (c *recorder) ready() map[int]event.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := map[int]event.Record{}
+	for _, r := range c.recs {
+		if r.Event == "ready" && r.Pid > 0 {
+			m[r.Pid] = r
+		}
+	}
+	return m
 }
