@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -163,45 +162,16 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, fmt.Errorf("ifchd: unexpected argument %q", fs.Arg(0))
 	}
 	if c.config != "" {
-		if err := applyFile(fs, c); err != nil {
-			return nil, err
+		// -allow adds entries rather than replacing a value: the file's
+		// come after the command line's.
+		if err := conf.Load(fs, c.config, map[string]string{"c": "config"}, "allow"); err != nil {
+			return nil, fmt.Errorf("ifchd: config %w", err)
 		}
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// applyFile sets the flags the command line did not from c.config, with
-// the grammar and errors of ndhc's config file (internal/conf).
-func applyFile(fs *flag.FlagSet, c *config) error {
-	b, err := os.ReadFile(c.config)
-	if err != nil {
-		return fmt.Errorf("ifchd: config: %w", err)
-	}
-	entries, err := conf.Parse(b)
-	if err != nil {
-		return fmt.Errorf("ifchd: config %s: %w", c.config, err)
-	}
-	for _, e := range entries {
-		if len(e.Key) == 1 || e.Key == "config" {
-			return fmt.Errorf("ifchd: config %s: %w", c.config, &conf.Error{Line: e.Line, Msg: fmt.Sprintf("unknown key %q", e.Key)})
-		}
-	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	// -allow adds entries rather than replacing a value: conf.Apply must
-	// not skip the file's allow line because the command line has -allow
-	// too. The file's entries go first, the command line's after them.
-	delete(explicit, "allow")
-	cmdline := c.allows
-	c.allows = nil
-	if err := conf.Apply(fs, entries, explicit); err != nil {
-		return fmt.Errorf("ifchd: config %s: %w", c.config, err)
-	}
-	c.allows = append(c.allows, cmdline...)
-	return nil
 }
 
 func (c *config) validate() error {

@@ -130,7 +130,7 @@ func TestConfigFile(t *testing.T) {
 
 // TestConfigAllow: -allow entries from the file and from the command line
 // are all kept (conf.Apply alone would skip the file's allow line once
-// -allow is on the command line), the file's first.
+// -allow is on the command line), the command line's first.
 func TestConfigAllow(t *testing.T) {
 	path := writeConf(t, "allow = 1000:eth0 1002:eth2:any  1000:eth3:10.0.0.0/8\n")
 	c, err := parseConfig([]string{"-allow", "1001:wlan0", "-c", path, "--allow", "1003:wlan1 1004:wlan2"}, io.Discard)
@@ -141,7 +141,7 @@ func TestConfigAllow(t *testing.T) {
 	for _, e := range c.allows {
 		got = append(got, e.Who+":"+strings.Join(e.Interfaces, ","))
 	}
-	if want := "1000:eth0 1002:eth2 1000:eth3 1001:wlan0 1003:wlan1 1004:wlan2"; strings.Join(got, " ") != want {
+	if want := "1001:wlan0 1003:wlan1 1004:wlan2 1000:eth0 1002:eth2 1000:eth3"; strings.Join(got, " ") != want {
 		t.Fatalf("allow entries %q, want %q", got, want)
 	}
 	pols, err := ifchrole.Policies(c.allows, c.policy)

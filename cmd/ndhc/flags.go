@@ -111,30 +111,10 @@ func (c *clientFlags) parse(args []string) error {
 		return fmt.Errorf("unexpected argument %q", c.fs.Arg(0))
 	}
 	if c.config != "" {
-		b, err := os.ReadFile(c.config)
-		if err != nil {
-			return err
-		}
-		entries, err := conf.Parse(b)
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.config, err)
-		}
-		explicit := map[string]bool{}
-		c.fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 		// Short names alias long ones: a short flag on the command line
 		// also wins over the long key in the file.
-		for short, long := range map[string]string{"i": "interface", "c": "config", "q": "oneshot"} {
-			if explicit[short] {
-				explicit[long] = true
-			}
-		}
-		for _, e := range entries {
-			if len(e.Key) == 1 || e.Key == "config" {
-				return fmt.Errorf("%s: %w", c.config, &conf.Error{Line: e.Line, Msg: fmt.Sprintf("unknown key %q", e.Key)})
-			}
-		}
-		if err := conf.Apply(c.fs, entries, explicit); err != nil {
-			return fmt.Errorf("%s: %w", c.config, err)
+		if err := conf.Load(c.fs, c.config, map[string]string{"i": "interface", "c": "config", "q": "oneshot"}); err != nil {
+			return err
 		}
 	}
 	return c.validate()

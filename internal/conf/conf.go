@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"unicode/utf8"
 )
@@ -152,6 +153,42 @@ func Apply(fs *flag.FlagSet, entries []Entry, explicit map[string]bool) error {
 		if err := fs.Set(e.Key, e.Value); err != nil {
 			return &Error{Line: e.Line, Msg: fmt.Sprintf("%s: %v", e.Key, err)}
 		}
+	}
+	return nil
+}
+
+// Load applies the configuration file at path to fs after the command
+// line was parsed: a key set on the command line (under its long name or
+// under a short alias) keeps the command line's value, except the
+// additive keys (repeatable flags whose values accumulate), which get the
+// file's values too. Keys of one letter and "config" are not keys of a
+// file. Errors name the file and the line.
+func Load(fs *flag.FlagSet, path string, aliases map[string]string, additive ...string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	entries, err := Parse(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, e := range entries {
+		if len(e.Key) == 1 || e.Key == "config" {
+			return fmt.Errorf("%s: %w", path, &Error{Line: e.Line, Msg: fmt.Sprintf("unknown key %q", e.Key)})
+		}
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	for short, long := range aliases {
+		if explicit[short] {
+			explicit[long] = true
+		}
+	}
+	for _, k := range additive {
+		delete(explicit, k)
+	}
+	if err := Apply(fs, entries, explicit); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }
