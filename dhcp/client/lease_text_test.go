@@ -18,7 +18,7 @@ func TestLeaseWriteText(t *testing.T) {
 		Routers: []netip.Addr{netip.MustParseAddr("192.0.2.1")},
 		DNS:     []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("192.0.2.54")},
 		Domain:  mustName(t, "lab.example"), Search: []dhcp.DomainName{mustName(t, "lab.example")},
-		MTU:     1400, LeaseTime: time.Hour, T1: 30 * time.Minute, T2: 52*time.Minute + 30*time.Second, Acquired: acq,
+		MTU: 1400, LeaseTime: time.Hour, T1: 30 * time.Minute, T2: 52*time.Minute + 30*time.Second, Acquired: acq,
 	}
 	var b strings.Builder
 	l.WriteText(&b, "eth0", acq.Add(10*time.Minute))
