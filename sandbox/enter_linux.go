@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
@@ -136,6 +137,11 @@ func Enter(p Policy, o Options) (*Report, error) {
 	fail := func(layer string, err error) (*Report, error) {
 		return nil, &LayerError{Role: p.Role, Layer: layer, Err: err}
 	}
+	// The time zone is loaded on first use (the first formatted log
+	// line), from /etc/localtime or $TZ's zoneinfo file: after the chroot
+	// and under the allowlist that open would fail or kill the role.
+	// Load it now.
+	_ = time.Local.String()
 	if err := p.Validate(); err != nil {
 		return fail("policy", err)
 	}

@@ -58,6 +58,10 @@ func toyChild(role string) {
 		if err != nil {
 			os.Exit(14)
 		}
+		if string(b) == "zone" {
+			// The time zone, loaded before the chroot by Enter.
+			b, _ = time.Date(2026, 1, 1, 12, 0, 0, 0, time.Local).MarshalText()
+		}
 		if err := sandbox.Send(in.Ctl, append([]byte(cfg.Greeting+" "), b...)); err != nil {
 			os.Exit(15)
 		}
@@ -84,6 +88,8 @@ func next(t *testing.T, g *sandbox.Group) sandbox.Event {
 
 func TestGroupToyDaemon(t *testing.T) {
 	requireRoot(t)
+	// A zone with no daylight saving time, so the offset below is fixed.
+	t.Setenv("TZ", "Asia/Tokyo")
 	g := sandbox.NewGroup(sandbox.GroupOptions{Signals: []os.Signal{syscall.SIGUSR1}})
 	defer g.Close()
 
@@ -103,6 +109,14 @@ func TestGroupToyDaemon(t *testing.T) {
 	}
 	if ev := next(t, g); ev.Member != echo || string(ev.Msg) != "hello ping" {
 		t.Fatalf("event %+v, want hello ping from echo", ev)
+	}
+
+	// The child's time zone is the parent's TZ, loaded before its chroot.
+	if _, err := os.Stat("/usr/share/zoneinfo/Asia/Tokyo"); err == nil {
+		echo.Send([]byte("zone"))
+		if ev := next(t, g); string(ev.Msg) != "hello 2026-01-01T12:00:00+09:00" {
+			t.Fatalf("event %q, want the time in Asia/Tokyo", ev.Msg)
+		}
 	}
 
 	// Signals the parent gets become events for the program to relay.

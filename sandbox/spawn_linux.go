@@ -21,7 +21,7 @@ import (
 )
 
 // Environment variables through which Spawn tells a child what it is. They
-// are the only variables a child gets.
+// and TZ are the only variables a child gets.
 const (
 	envRole = "SANDBOX_ROLE"
 	envFDs  = "SANDBOX_FDS"
@@ -158,7 +158,7 @@ func Spawn(s Spec) (*Child, error) {
 	}
 	defer null.Close()
 	attr := &os.ProcAttr{
-		Env:   []string{envRole + "=" + role, envFDs + "=" + strings.Join(names, ","), envPPID + "=" + strconv.Itoa(os.Getpid())},
+		Env:   childEnv(role, names),
 		Files: append([]*os.File{null, null, os.Stderr}, extra...),
 		Sys: &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
@@ -178,6 +178,16 @@ func Spawn(s Spec) (*Child, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// childEnv is a child's whole environment: what Spawn tells it, and TZ,
+// so that a role's log lines carry the same time zone as its parent's.
+func childEnv(role string, names []string) []string {
+	env := []string{envRole + "=" + role, envFDs + "=" + strings.Join(names, ","), envPPID + "=" + strconv.Itoa(os.Getpid())}
+	if tz, ok := os.LookupEnv("TZ"); ok {
+		env = append(env, "TZ="+tz)
+	}
+	return env
 }
 
 // setupCaps are the capabilities a child needs to enter its sandbox:
