@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -251,4 +253,44 @@ func CheckPeer(c syscall.Conn, uid uint32, pid int) error {
 		return fmt.Errorf("sandbox: peer pid %d, want %d", cred.Pid, pid)
 	}
 	return nil
+}
+
+// CloseInherited closes every descriptor above stderr that this process
+// did not open itself, except those in keep: a descriptor without
+// close-on-exec can only have come from whoever started the program (Go
+// opens all of its own with close-on-exec). A daemon calls it first thing,
+// so that what a shell or service manager left open (a root-only file on
+// fd 9) reaches neither the daemon's own code nor its children. Kept
+// descriptors are made close-on-exec.
+func CloseInherited(keep ...int) error {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	names, err := d.Readdirnames(-1)
+	own := int(d.Fd())
+	if err != nil {
+		d.Close()
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	var errs []error
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd <= 2 || fd == own {
+			continue
+		}
+		if slices.Contains(keep, fd) {
+			unix.CloseOnExec(fd)
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue
+		}
+		if err := unix.Close(fd); err != nil {
+			errs = append(errs, fmt.Errorf("sandbox: closing inherited fd %d: %w", fd, err))
+		}
+	}
+	d.Close()
+	return errors.Join(errs...)
 }

@@ -163,3 +163,28 @@ func TestPeerCred(t *testing.T) {
 		t.Fatal("wrong pid accepted")
 	}
 }
+
+func TestCloseInherited(t *testing.T) {
+	open := func(flags int) int {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|flags, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	inherited, own, kept := open(0), open(unix.O_CLOEXEC), open(0)
+	defer unix.Close(own)
+	defer unix.Close(kept)
+	if err := sandbox.CloseInherited(kept); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.FcntlInt(uintptr(inherited), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Errorf("a descriptor without close-on-exec is still open (%v)", err)
+	}
+	if _, err := unix.FcntlInt(uintptr(own), unix.F_GETFD, 0); err != nil {
+		t.Errorf("the process's own descriptor was closed: %v", err)
+	}
+	if f, err := unix.FcntlInt(uintptr(kept), unix.F_GETFD, 0); err != nil || f&unix.FD_CLOEXEC == 0 {
+		t.Errorf("kept descriptor: flags %#x, %v; want open and close-on-exec", f, err)
+	}
+}

@@ -58,3 +58,6 @@ func Spawn(s Spec) (*Child, error) { return nil, ErrUnsupported }
 
 // IsChild reports false outside Linux.
 func IsChild() (string, bool) { return "", false }
+
+// CloseInherited is not supported outside Linux.
+func CloseInherited(keep ...int) error { return ErrUnsupported }

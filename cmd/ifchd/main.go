@@ -36,7 +36,14 @@ import (
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+func main() {
+	// What the caller left open reaches nothing ifchd runs.
+	if err := sandbox.CloseInherited(); err != nil {
+		fmt.Fprintln(os.Stderr, "ifchd:", err)
+		os.Exit(1)
+	}
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
 
 func run(args []string, stderr io.Writer) int {
 	c, err := parseConfig(args, stderr)

@@ -21,6 +21,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/internal/supervisor"
+	"github.com/ndhc-go/ndhc/sandbox"
 	"golang.org/x/sys/unix"
 )
 
@@ -278,6 +279,12 @@ func runClient(args []string) int {
 		return exitcode.Usage
 	}
 	log := roles.NewLogger(roles.Supervisor, c.iface, c.level)
+	// What the caller left open reaches no role (and not this process's
+	// code either); only the event stream is kept.
+	if err := sandbox.CloseInherited(c.eventFD); err != nil {
+		log.Error("closing inherited descriptors", "err", err)
+		return exitcode.Failure
+	}
 	if os.Geteuid() != 0 {
 		log.Error("ndhc must be started as root: it creates the sandboxes of its roles, which then drop root")
 		return exitcode.Usage

@@ -60,6 +60,9 @@ type clientOpts struct {
 	args     []string
 	// wrap runs ndhc under another command in the namespace (unshare).
 	wrap []string
+	// inherit are open files ndhc inherits after the event stream (fd 4
+	// onwards), as a careless caller would leave them.
+	inherit []*os.File
 }
 
 // startClient runs the test binary as ndhc in the client namespace.
@@ -80,7 +83,7 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.cmd.ExtraFiles = []*os.File{evW}
+	c.cmd.ExtraFiles = append([]*os.File{evW}, o.inherit...)
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
