@@ -40,6 +40,7 @@ type clientFlags struct {
 	clientID    string
 	request     string
 	oneShot     bool
+	timeout     time.Duration
 	releaseExit bool
 
 	// ARP
@@ -80,6 +81,7 @@ func newClientFlags() *clientFlags {
 	fs.StringVar(&c.request, "request", "", "address to ask for in DHCPDISCOVER (option 50)")
 	fs.BoolVar(&c.oneShot, "oneshot", false, "exit after the first lease is bound, leaving it configured (also -q)")
 	fs.BoolVar(&c.oneShot, "q", false, "short for --oneshot")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "one-shot: give up after this long without a lease, exit 5 (0: never)")
 	fs.BoolVar(&c.releaseExit, "release-on-exit", false, "send DHCPRELEASE and deconfigure on SIGTERM/SIGINT")
 	fs.StringVar(&c.arpMode, "arp-mode", "fast", "address conflict check before binding: fast, rfc5227 or off")
 	fs.DurationVar(&c.arpWait, "arp-wait", 0, "fast mode: how long to wait for an answer to the probe (0: default)")
@@ -137,6 +139,9 @@ func (c *clientFlags) validate() error {
 	case "fast", "rfc5227", "off":
 	default:
 		return fmt.Errorf("arp-mode %q: want fast, rfc5227 or off", c.arpMode)
+	}
+	if c.timeout < 0 {
+		return fmt.Errorf("timeout %v: want 0 (never) or more", c.timeout)
 	}
 	if c.arpWait < 0 || c.arpWait > 10*time.Second {
 		return fmt.Errorf("arp-wait %v: want 0 to 10s", c.arpWait)
@@ -238,7 +243,7 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger) (*superviso
 		},
 	}
 	sc := &supervisor.Config{
-		Log: log, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd,
+		Log: log, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd, OneShotTimeout: c.timeout,
 		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg},
 	}
 	if c.eventFD > 0 {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/ndhc-go/ndhc/internal/exitcode"
 )
 
 // TestLabInheritedDescriptor: a root-only file left open by whoever
@@ -46,5 +48,28 @@ func TestLabInheritedDescriptor(t *testing.T) {
 				t.Errorf("%s (pid %d) holds the inherited file on fd %s", role, r.Pid, e.Name())
 			}
 		}
+	}
+}
+
+// TestLabOneShotTimeout: -q with no server gives up after --timeout with
+// its own exit status, having configured nothing.
+func TestLabOneShotTimeout(t *testing.T) {
+	l := newLab(t, "noserver")
+	c := startClient(t, l, clientOpts{args: []string{"-q", "--timeout", "3s", "--arp-mode", "off"}})
+	if code := c.wait(15 * time.Second); code != exitcode.NoLease {
+		t.Fatalf("exit %d, want %d", code, exitcode.NoLease)
+	}
+	<-c.evDone
+	if d, _, ok := c.find(0, is("done")); !ok || d.Code == nil || *d.Code != exitcode.NoLease {
+		t.Errorf("done record %+v, want code %d", d, exitcode.NoLease)
+	}
+	if r, _, ok := c.find(0, is("exiting")); !ok || r.Reason != "stopped" {
+		t.Errorf("exiting record %+v, want the engine stopped", r)
+	}
+	if n := c.count(0, is("configured")); n != 0 {
+		t.Errorf("%d leases configured", n)
+	}
+	if a := clientAddr(t, l); a.IsValid() {
+		t.Errorf("address %v on the interface", a)
 	}
 }

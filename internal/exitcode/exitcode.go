@@ -20,4 +20,7 @@ const (
 	RoleDied = 3
 	// Sandbox: a role could not enter its sandbox.
 	Sandbox = 4
+	// NoLease: one-shot mode gave up after its timeout without a lease;
+	// nothing was configured or released.
+	NoLease = 5
 )

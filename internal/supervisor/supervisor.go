@@ -37,6 +37,10 @@ type Config struct {
 	Ifchd string
 	// Events receives the event records; nil: none.
 	Events *event.Stream
+	// OneShotTimeout, in one-shot mode, is how long the client may try
+	// before the supervisor stops it and exits with exitcode.NoLease;
+	// zero: for ever.
+	OneShotTimeout time.Duration
 
 	Engine   config.Engine
 	Sockd    config.Sockd
@@ -198,13 +202,25 @@ func (s *supervisor) watch() int {
 	// waits this long for the engine's before it counts as unexpected.
 	const engineGrace = 2 * time.Second
 	var early *sandbox.Event
-	var grace <-chan time.Time
+	var grace, giveUp <-chan time.Time
+	if s.Engine.OneShot && s.OneShotTimeout > 0 {
+		giveUp = time.After(s.OneShotTimeout)
+	}
+	gaveUp := false
 	for {
 		var ev sandbox.Event
 		select {
 		case ev = <-s.group.Events():
 		case <-grace:
 			return s.died(*early)
+		case <-giveUp:
+			// The engine stops as on SIGTERM; it has no lease to release.
+			s.log.Error("no lease within the one-shot timeout; stopping", "timeout", s.OneShotTimeout)
+			if err := s.engine.Send([]byte{byte(event.Stop)}); err != nil {
+				return exitcode.RoleDied
+			}
+			giveUp, gaveUp = nil, true
+			continue
 		}
 		switch {
 		case ev.Signal != nil:
@@ -223,6 +239,9 @@ func (s *supervisor) watch() int {
 		case ev.Exited:
 			s.Events.Write(event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: sandbox.DescribeExit(ev.Err)})
 			if ev.Member == s.engine {
+				if ev.Err == nil && gaveUp {
+					return exitcode.NoLease
+				}
 				if ev.Err == nil {
 					s.log.Info("engine finished")
 					return exitcode.OK
