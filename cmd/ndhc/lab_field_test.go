@@ -4,10 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
+	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"golang.org/x/sys/unix"
 )
 
 // TestLabInheritedDescriptor: a root-only file left open by whoever
@@ -71,5 +74,63 @@ func TestLabOneShotTimeout(t *testing.T) {
 	}
 	if a := clientAddr(t, l); a.IsValid() {
 		t.Errorf("address %v on the interface", a)
+	}
+}
+
+// TestLabGroupSignals: Ctrl-C in a terminal and `systemctl stop` signal
+// every process of ndhc's group. The roles must not die of it: ndhc exits
+// 0 once, every role exits cleanly, and --release-on-exit releases.
+func TestLabGroupSignals(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		for _, release := range []bool{false, true} {
+			name := unix.SignalName(sig)
+			if release {
+				name += "/release"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				l := newLab(t, "grp"+strconv.Itoa(int(sig))+strconv.FormatBool(release)[:1])
+				srv, err := l.StartDnsmasq(richServer(l))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var args []string
+				if release {
+					args = append(args, "--release-on-exit")
+				}
+				c := startClient(t, l, clientOpts{args: args})
+				addr, _ := c.boundAddr(20*time.Second, 0)
+				c.waitLease(l.Client.IfName(), "the lease", func(ls *dhcpclient.Lease) bool { return ls.Addr == addr })
+				off := len(srv.Log())
+				// ip netns exec made ndhc the leader of its own group.
+				if err := syscall.Kill(-c.cmd.Process.Pid, sig); err != nil {
+					t.Fatal(err)
+				}
+				if code := c.wait(10 * time.Second); code != 0 {
+					t.Fatalf("exit %d after %s to the group", code, name)
+				}
+				<-c.evDone
+				for _, r := range c.records() {
+					if r.Event == "exit" && r.Status != "exit 0" {
+						t.Errorf("%s exited with %q", r.Role, r.Status)
+					}
+				}
+				if n := c.count(0, is("signal")); n != 1 {
+					t.Errorf("%d signal records, want 1", n)
+				}
+				if release {
+					waitServer(t, srv, off, 5*time.Second, "DHCPRELEASE", addr.Addr().String())
+				}
+				releases := countMsgs(serverMsgs(srv, off), "DHCPRELEASE", addr.Addr().String())
+				kept := clientKernelAddr(t, l).prefix == addr
+				if release && (releases != 1 || kept) {
+					t.Errorf("with --release-on-exit: %d DHCPRELEASEs, address kept %v; want 1 and removed", releases, kept)
+				}
+				if !release && (releases != 0 || !kept) {
+					t.Errorf("without --release-on-exit: %d DHCPRELEASEs, address kept %v; want none and kept", releases, kept)
+				}
+			})
+		}
 	}
 }
