@@ -23,6 +23,14 @@ func FuzzUnmarshal(f *testing.F) {
 			return
 		}
 		_ = testPolicy().Validate(c)
+		if cfg, ok := c.(*Configure); ok {
+			// After Sanitize, only what makes the lease can be refused.
+			cp := *cfg
+			testPolicy().Sanitize(&cp)
+			if err := testPolicy().Validate(&cp); err != nil && optionalField(err) {
+				t.Fatalf("sanitized %q still refused for an optional field: %v", b, err)
+			}
+		}
 		enc, err := Marshal(c)
 		if err != nil {
 			t.Fatalf("decoded %q but cannot encode %#v: %v", b, c, err)

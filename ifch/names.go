@@ -12,12 +12,15 @@ const (
 	maxHostnameLen = 64
 )
 
-// checkDomainName accepts a domain name in presentation form made of
+// CheckDomainName accepts a domain name in presentation form made of
 // letter-digit-hyphen labels (RFC 1123 section 2.1): no empty label, no
 // label over 63 bytes, no label starting or ending with a hyphen, at most 253
 // bytes, no trailing dot. It is deliberately independent of the engine's own
-// parser in package dhcp: ifch re-validates what it is sent.
-func checkDomainName(s string) error {
+// parser in package dhcp (which accepts what DNS allows on the wire): it is
+// the rule for names that reach the system, applied by the engine before it
+// asks (Policy.Sanitize), by ifch again on what it is sent, and by the
+// hostname role.
+func CheckDomainName(s string) error {
 	if s == "" {
 		return errors.New("empty name")
 	}
@@ -47,11 +50,11 @@ func checkDomainName(s string) error {
 	return nil
 }
 
-// checkHostname accepts a hostname: a domain name (see checkDomainName) of at
+// CheckHostname accepts a hostname: a domain name (see CheckDomainName) of at
 // most 64 bytes, the most sethostname(2) takes on Linux.
-func checkHostname(s string) error {
+func CheckHostname(s string) error {
 	if len(s) > maxHostnameLen {
 		return fmt.Errorf("hostname of %d bytes is over %d", len(s), maxHostnameLen)
 	}
-	return checkDomainName(s)
+	return CheckDomainName(s)
 }

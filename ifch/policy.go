@@ -109,16 +109,12 @@ func (p *Policy) validateConfigure(c *Configure) error {
 		return refuse(ErrTooManyServers, "dns", "%d servers, at most %d", len(c.DNS), orDefault(p.MaxDNS, DefaultMaxDNS))
 	}
 	for i, a := range c.DNS {
-		f := fmt.Sprintf("dns %d", i+1)
-		if why := notUnicast(a); why != "" {
-			return refuse(ErrNotUnicast, f, "%v is %s", a, why)
-		}
-		if slices.Contains(c.DNS[:i], a) {
-			return refuse(ErrDuplicate, f, "%v listed twice", a)
+		if err := checkDNS(c.DNS[:i], a, i); err != nil {
+			return err
 		}
 	}
 	if c.Domain != "" {
-		if err := checkDomainName(c.Domain); err != nil {
+		if err := CheckDomainName(c.Domain); err != nil {
 			return refuse(ErrBadName, "domain", "%v", err)
 		}
 	}
@@ -126,25 +122,15 @@ func (p *Policy) validateConfigure(c *Configure) error {
 		return refuse(ErrTooManyNames, "search", "%d domains, at most %d", len(c.Search), orDefault(p.MaxSearch, DefaultMaxSearch))
 	}
 	for i, s := range c.Search {
-		f := fmt.Sprintf("search %d", i+1)
-		if err := checkDomainName(s); err != nil {
-			return refuse(ErrBadName, f, "%v", err)
-		}
-		if slices.Contains(c.Search[:i], s) {
-			return refuse(ErrDuplicate, f, "listed twice")
+		if err := checkSearch(c.Search[:i], s, i); err != nil {
+			return err
 		}
 	}
-	if c.MTU != 0 {
-		floor := max(orDefault(p.MinMTU, DefaultMinMTU), MinMTU)
-		if c.MTU < MinMTU || c.MTU > MaxMTU {
-			return refuse(ErrBadMTU, "mtu", "%d is outside %d..%d", c.MTU, MinMTU, MaxMTU)
-		}
-		if int(c.MTU) < floor {
-			return refuse(ErrBadMTU, "mtu", "%d is below the floor %d", c.MTU, floor)
-		}
+	if err := p.checkMTU(c.MTU); err != nil {
+		return err
 	}
 	if c.Hostname != "" {
-		if err := checkHostname(c.Hostname); err != nil {
+		if err := CheckHostname(c.Hostname); err != nil {
 			return refuse(ErrBadName, "hostname", "%v", err)
 		}
 	}
@@ -289,4 +275,101 @@ func directedBroadcast(p netip.Prefix) (netip.Addr, bool) {
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	v |= host
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// checkDNS checks server a, the i-th, after the servers before it.
+func checkDNS(before []netip.Addr, a netip.Addr, i int) error {
+	f := fmt.Sprintf("dns %d", i+1)
+	if why := notUnicast(a); why != "" {
+		return refuse(ErrNotUnicast, f, "%v is %s", a, why)
+	}
+	if slices.Contains(before, a) {
+		return refuse(ErrDuplicate, f, "%v listed twice", a)
+	}
+	return nil
+}
+
+// checkSearch checks search domain s, the i-th, after those before it.
+func checkSearch(before []string, s string, i int) error {
+	f := fmt.Sprintf("search %d", i+1)
+	if err := CheckDomainName(s); err != nil {
+		return refuse(ErrBadName, f, "%v", err)
+	}
+	if slices.Contains(before, s) {
+		return refuse(ErrDuplicate, f, "listed twice")
+	}
+	return nil
+}
+
+func (p *Policy) checkMTU(mtu uint32) error {
+	if mtu == 0 {
+		return nil
+	}
+	floor := max(orDefault(p.MinMTU, DefaultMinMTU), MinMTU)
+	if mtu < MinMTU || mtu > MaxMTU {
+		return refuse(ErrBadMTU, "mtu", "%d is outside %d..%d", mtu, MinMTU, MaxMTU)
+	}
+	if int(mtu) < floor {
+		return refuse(ErrBadMTU, "mtu", "%d is below the floor %d", mtu, floor)
+	}
+	return nil
+}
+
+// Sanitize removes from c, in place, the optional fields that p would
+// refuse: DNS servers that are not unicast, repeat, or exceed the limit;
+// a domain or search domains that are not letter-digit-hyphen names, that
+// repeat or exceed the limit; an MTU out of range or below the floor; a
+// host name that is not a valid one. The address, broadcast, routes and
+// lifetimes are left alone: they make the lease, and Validate refuses
+// them whole. It returns one error (a *PolicyError) per field removed, so
+// that the caller can log what it dropped.
+//
+// The engine calls it before it asks, so that one bad optional field
+// from a server does not leave the machine without an address; ifch still
+// validates everything it receives with Validate.
+func (p *Policy) Sanitize(c *Configure) []error {
+	var dropped []error
+	var dns []netip.Addr
+	for i, a := range c.DNS {
+		if err := checkDNS(dns, a, i); err != nil {
+			dropped = append(dropped, err)
+			continue
+		}
+		if len(dns) == orDefault(p.MaxDNS, DefaultMaxDNS) {
+			dropped = append(dropped, refuse(ErrTooManyServers, fmt.Sprintf("dns %d", i+1), "%v over the limit of %d", a, len(dns)))
+			continue
+		}
+		dns = append(dns, a)
+	}
+	c.DNS = dns
+	if c.Domain != "" {
+		if err := CheckDomainName(c.Domain); err != nil {
+			dropped = append(dropped, refuse(ErrBadName, "domain", "%v", err))
+			c.Domain = ""
+		}
+	}
+	var search []string
+	for i, s := range c.Search {
+		if err := checkSearch(search, s, i); err != nil {
+			dropped = append(dropped, err)
+			continue
+		}
+		if len(search) == orDefault(p.MaxSearch, DefaultMaxSearch) {
+			dropped = append(dropped, refuse(ErrTooManyNames, fmt.Sprintf("search %d", i+1), "over the limit of %d", len(search)))
+			continue
+		}
+		search = append(search, s)
+	}
+	c.Search = search
+	if err := p.checkMTU(c.MTU); err != nil {
+		dropped = append(dropped, err)
+		c.MTU = 0
+	}
+	if c.Hostname != "" {
+		if err := CheckHostname(c.Hostname); err != nil {
+			dropped = append(dropped, refuse(ErrBadName, "hostname", "%v", err))
+			c.Hostname = ""
+		}
+	}
+	return dropped
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // testPolicy serves eth0 and lan1 with the defaults.
@@ -255,19 +257,81 @@ func TestAcceptedMessages(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	for _, s := range []string{"a", "example.com", "x-1.y-2.example", "EXAMPLE.org", strings.Repeat("a", 63) + ".b"} {
-		if err := checkDomainName(s); err != nil {
+		if err := CheckDomainName(s); err != nil {
 			t.Errorf("%q: %v", s, err)
 		}
 	}
 	for _, s := range []string{"", ".", "a..b", "a b", "a_b", "a;b", "a\nb", "a'b", "-a", "a-", "a.", strings.Repeat("a", 64)} {
-		if err := checkDomainName(s); err == nil {
+		if err := CheckDomainName(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
 	}
-	if err := checkHostname(strings.Repeat("a", 60) + ".bcd"); err != nil {
+	if err := CheckHostname(strings.Repeat("a", 60) + ".bcd"); err != nil {
 		t.Errorf("64-byte hostname: %v", err)
 	}
-	if err := checkHostname(strings.Repeat("a", 61) + ".bcd"); err == nil {
+	if err := CheckHostname(strings.Repeat("a", 61) + ".bcd"); err == nil {
 		t.Error("65-byte hostname accepted")
+	}
+}
+
+// optionalField reports whether a refusal concerns a field Sanitize
+// removes rather than one that makes the lease.
+func optionalField(err error) bool {
+	var pe *PolicyError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	for _, f := range []string{"dns", "domain", "search", "mtu", "hostname"} {
+		if pe.Field == f || strings.HasPrefix(pe.Field, f+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSanitize(t *testing.T) {
+	p := testPolicy()
+	p.MaxDNS, p.MaxSearch = 2, 2
+	c := &Configure{
+		Interface: "eth0", Address: netip.MustParsePrefix("192.0.2.10/24"), Router: netip.MustParseAddr("192.0.2.1"),
+		DNS:      []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("224.0.0.1"), netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("9.9.9.9"), netip.MustParseAddr("1.1.1.1")},
+		Domain:   "bad_domain.example",
+		Search:   []string{"good.example", "bad_one.example", "good.example", "other.example", "third.example"},
+		MTU:      300,
+		Hostname: strings.Repeat("h", 72),
+		Valid:    3600, Preferred: 3600,
+	}
+	if err := p.Validate(c); err == nil || !optionalField(err) {
+		t.Fatalf("the unsanitized request: %v, want an optional field refused", err)
+	}
+	dropped := p.Sanitize(c)
+	if err := p.Validate(c); err != nil {
+		t.Fatalf("after Sanitize: %v", err)
+	}
+	want := &Configure{
+		Interface: "eth0", Address: c.Address, Router: c.Router,
+		DNS:    []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("9.9.9.9")},
+		Search: []string{"good.example", "other.example"},
+		Valid:  3600, Preferred: 3600,
+	}
+	if d := cmp.Diff(want, c, addrCmp, prefixCmp); d != "" {
+		t.Fatalf("-want +got:\n%s", d)
+	}
+	// Multicast, repeated and one over the limit; the domain; a bad, a
+	// repeated and one over the limit; the MTU; the hostname.
+	if len(dropped) != 9 {
+		t.Errorf("%d fields dropped, want 9: %v", len(dropped), dropped)
+	}
+	for _, err := range dropped {
+		if !optionalField(err) {
+			t.Errorf("dropped %v, which is not optional", err)
+		}
+	}
+
+	// What makes the lease is never touched: a bad address stays, and
+	// Validate refuses it whole.
+	bad := &Configure{Interface: "eth0", Address: netip.MustParsePrefix("127.0.0.5/8"), Valid: 60, Preferred: 60}
+	if d := p.Sanitize(bad); len(d) != 0 || p.Validate(bad) == nil {
+		t.Fatalf("loopback lease: dropped %v, validate %v", d, p.Validate(bad))
 	}
 }

@@ -242,6 +242,7 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger) (*superviso
 			AllowLinkLocal: c.allowLinkLocal, AllowOffLinkRouter: c.allowOffLink, MinMTU: c.mtuFloor,
 		},
 	}
+	eng.Limits = ifch.Policy{MinMTU: c.mtuFloor}
 	sc := &supervisor.Config{
 		Log: log, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd, OneShotTimeout: c.timeout,
 		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg},

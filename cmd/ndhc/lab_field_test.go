@@ -1,15 +1,19 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"github.com/ndhc-go/ndhc/internal/lab"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,5 +136,42 @@ func TestLabGroupSignals(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLabBadOptionalFields: a domain name with an underscore and a 72-byte
+// host name are each a reason to drop that field, not the lease: the
+// address, the router and the DNS server are configured, the bad names
+// are nowhere.
+func TestLabBadOptionalFields(t *testing.T) {
+	// Valid labels, 72 bytes in all: more than sethostname takes.
+	longHost := strings.Repeat("h", 35) + "." + strings.Repeat("h", 36)
+	l := newLab(t, "badopts")
+	cfg := lab.ServerConfig{Router: l.Net.Gateway(), DNS: []netip.Addr{l.Net.Gateway()},
+		Extra: "dhcp-option=option:domain-name,bad_domain.example\ndhcp-option=12," + longHost + "\n"}
+	if _, err := l.StartDnsmasq(cfg); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, l, clientOpts{args: []string{"--arp-mode", "off"}})
+	r, _ := c.waitRec(20*time.Second, "the lease configured", 0, func(r event.Record) bool { return r.Event == "configured" || r.Event == "refused" })
+	if r.Event != "configured" {
+		t.Fatalf("%+v, want the lease configured without the bad fields", r)
+	}
+	ls := c.lease(t, l.Client.IfName())
+	if ls.Domain.String() != "bad_domain.example" || len(ls.Hostname.String()) != 72 {
+		t.Fatalf("saved lease domain %q hostname %q: the server did not send the bad fields", ls.Domain, ls.Hostname)
+	}
+	if a := clientKernelAddr(t, l); a.prefix != ls.Addr {
+		t.Errorf("interface has %+v, want %v", a, ls.Addr)
+	}
+	if !hasDefaultVia(t, l, l.Net.Gateway()) {
+		t.Error("no default route")
+	}
+	rc, err := os.ReadFile(c.resolv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rc), "nameserver "+l.Net.Gateway().String()) || strings.Contains(string(rc), "bad_domain") {
+		t.Errorf("resolv.conf:\n%s", rc)
 	}
 }

@@ -59,6 +59,12 @@ type Engine struct {
 	ARP           client.ARPMode `json:"arp_mode"`
 	ARPWait       time.Duration  `json:"arp_wait,omitempty"`
 	Relentless    bool           `json:"relentless,omitempty"`
+
+	// Limits are ifch's limits on the optional fields of a lease (DNS
+	// servers, search domains, MTU floor): the engine drops what ifch
+	// would refuse (ifch.Policy.Sanitize) instead of having the whole
+	// lease refused.
+	Limits ifch.Policy `json:"limits"`
 }
 
 // Sockd is the socket broker's configuration.

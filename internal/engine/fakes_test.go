@@ -204,8 +204,11 @@ type sockdAnswer struct {
 	errno unix.Errno
 	// raw is sent instead of a well-formed reply.
 	raw []byte
-	// file is granted instead of a socketpair end; the fake closes it.
+	// file is sent instead of a socketpair end, with errno in the reply
+	// (0: a grant); the fake closes it.
 	file *os.File
+	// hangUp closes the channel instead of answering.
+	hangUp bool
 }
 
 // sockdGrant is one request and, when a socket was granted from a
@@ -262,15 +265,19 @@ func (f *sockdFake) serve() {
 			a = f.answer(req)
 		}
 		switch {
+		case a.hangUp:
+			f.conn.Close()
+			f.grants <- g
+			return
 		case a.raw != nil:
 			err = sandbox.Send(f.conn, a.raw)
+		case a.file != nil:
+			rep, _ := sockd.Reply{Kind: req.Kind, Errno: uint32(a.errno)}.MarshalBinary()
+			err = sandbox.SendFD(f.conn, rep, int(a.file.Fd()))
+			a.file.Close()
 		case a.errno != 0:
 			rep, _ := sockd.Reply{Kind: req.Kind, Errno: uint32(a.errno)}.MarshalBinary()
 			err = sandbox.Send(f.conn, rep)
-		case a.file != nil:
-			rep, _ := sockd.Reply{Kind: req.Kind}.MarshalBinary()
-			err = sandbox.SendFD(f.conn, rep, int(a.file.Fd()))
-			a.file.Close()
 		default:
 			g.peer, err = f.grant(req)
 		}
@@ -382,8 +389,9 @@ func newHarness(t *testing.T, cfg *config.Engine) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.links, err = socket.FileConn(os.NewFile(uintptr(fds[0]), "links"), "links")
-	unix.Close(fds[0])
+	engLinks := os.NewFile(uintptr(fds[0]), "links")
+	h.links, err = socket.FileConn(engLinks, "links")
+	engLinks.Close() // FileConn holds a copy
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,12 +53,19 @@ func ConfigureFor(iface string, l *client.Lease, now time.Time) *ifch.Configure 
 	return c
 }
 
-// configure sends ifch the whole desired state for the lease and tells
-// the supervisor whether ifch applied it. A refusal (ifch's address
+// configure sends ifch the whole desired state for the lease, less the
+// optional fields ifch would refuse, and tells the supervisor whether ifch
+// applied it. A refusal (ifch's address
 // ranges, prefix or MTU rules) leaves the interface as it was: it is
 // logged as an error, and the client tries again at its next renewal.
 func (e *Engine) configure(l *client.Lease) error {
-	err := e.ifchDo(ConfigureFor(e.cfg.Link.Name, l, time.Now()))
+	c := ConfigureFor(e.cfg.Link.Name, l, time.Now())
+	// One bad optional field must not cost the address: what ifch would
+	// refuse is dropped and logged, the rest is configured.
+	for _, d := range e.cfg.Limits.Sanitize(c) {
+		e.log.Warn("dropped from the lease", "address", l.Addr, "err", d)
+	}
+	err := e.ifchDo(c)
 	if _, fatal := err.(*fatalError); fatal {
 		return err
 	}

@@ -6,7 +6,8 @@
 //
 // The channel between ifch and the role: ifch sends a name (1 to 64
 // bytes, nothing else), the role answers with one byte, OK or Failed.
-// Anything else ends the receiver.
+// Anything else ends the receiver. Both sides check the name with
+// ifch.CheckHostname, the rule the engine and ifch apply too.
 package hostname
 
 import (
@@ -14,12 +15,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // Wire values.
@@ -29,27 +29,6 @@ const (
 	OK     byte = 'K'
 	Failed byte = 'F'
 )
-
-// Valid accepts what RFC 1123 calls a host name (letters, digits,
-// hyphens; dot-separated labels of 1 to 63 octets that neither start nor
-// end with a hyphen), at most MaxLen octets. ifch has already checked the
-// name; the role checks it again because it trusts nobody either.
-func Valid(s string) error {
-	if s == "" || len(s) > MaxLen {
-		return fmt.Errorf("hostname of %d bytes", len(s))
-	}
-	for label := range strings.SplitSeq(s, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("hostname label %q", label)
-		}
-		for _, c := range []byte(label) {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return fmt.Errorf("hostname byte %q", c)
-			}
-		}
-	}
-	return nil
-}
 
 // Serve answers ifch's requests on conn until ifch closes it (nil) or
 // breaks the protocol (an error: the role exits).
@@ -63,7 +42,7 @@ func Serve(conn *net.UnixConn, set func([]byte) error, log *slog.Logger) error {
 			return err
 		}
 		name := string(b)
-		if err := Valid(name); err != nil {
+		if err := ifch.CheckHostname(name); err != nil {
 			return fmt.Errorf("invalid hostname: %w", err)
 		}
 		reply := OK
@@ -95,7 +74,7 @@ type Client struct{ Conn *net.UnixConn }
 
 // SetHostname sends name and waits for the role's answer.
 func (h *Client) SetHostname(name string) error {
-	if err := Valid(name); err != nil {
+	if err := ifch.CheckHostname(name); err != nil {
 		return err
 	}
 	if err := sandbox.Send(h.Conn, []byte(name)); err != nil {
