@@ -653,20 +653,10 @@ func TestEngineSockdMalformed(t *testing.T) {
 	})
 }
 
-// TestEngineSockdGone: sockd that has gone away (its end closed before
-// the engine asks: the request's send fails with EPIPE) is a broken
-// channel, fatal like a malformed reply, not a refusal.
-//
-// It fails today: openSocket (sockets.go:60-61) takes any error that
-// wraps an errno for sockd's refusal, and the EPIPE of the failed send
-// (wrapped by sandbox.Send) is one; the engine logs "sockd refused a
-// dhcp-raw socket: ... broken pipe" and goes on without sockets. It is
-// skipped unless NDHC_ENGINE_KNOWN_BUGS is set, so that the suite stays
-// green until the engine is fixed.
+// TestEngineSockdGone: a dead sockd is fatal. The send of the request
+// fails with EPIPE, an errno wrapped in a transport error, which must not
+// be taken for sockd's refusal (a bare errno in its reply).
 func TestEngineSockdGone(t *testing.T) {
-	if os.Getenv("NDHC_ENGINE_KNOWN_BUGS") == "" {
-		t.Skip("known engine bug (sockets.go:60): a dead sockd is taken for a refusal; set NDHC_ENGINE_KNOWN_BUGS=1 to run")
-	}
 	h := newHarness(t, tConfig())
 	h.sockd.conn.Close()
 	h.start()

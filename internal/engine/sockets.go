@@ -57,9 +57,11 @@ func (e *Engine) setSockets(want client.Sockets) error {
 func (e *Engine) openSocket(kind client.Socket, addr netip.Addr) (*socket.Conn, error) {
 	f, err := e.sockd.Open(kind, addr)
 	if err != nil {
-		var errno unix.Errno
-		if errors.As(err, &errno) {
-			return nil, fmt.Errorf("sockd refused a %s socket: %w", kind, err)
+		// sockd's refusal is a bare errno from its reply; an errno
+		// wrapped inside a transport error (EPIPE from a dead sockd) is
+		// not one, and the engine must not go on without its broker.
+		if errno, ok := err.(unix.Errno); ok {
+			return nil, fmt.Errorf("sockd refused a %s socket: %w", kind, errno)
 		}
 		return nil, &fatalError{fmt.Errorf("sockd: %w", err)}
 	}
