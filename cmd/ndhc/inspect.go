@@ -97,6 +97,16 @@ func auditCmd(args []string, out io.Writer) int {
 	if len(names) == 0 {
 		names = roles.Names()
 	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "ndhc audit: must run as root: the probes enter each role's sandbox from root, as the daemon does")
+		return exitcode.Usage
+	}
+	cleanup, err := rf.settings.PrepareAudit()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ndhc audit:", err)
+		return exitcode.Usage
+	}
+	defer cleanup()
 	var subjects []probe.Subject
 	for _, name := range names {
 		r, _ := roles.ByName(name)
@@ -106,14 +116,6 @@ func auditCmd(args []string, out io.Writer) int {
 			return exitcode.Usage
 		}
 		subjects = append(subjects, r.AuditSubject(p))
-	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "ndhc audit: must run as root: the probes enter each role's sandbox from root, as the daemon does")
-		return exitcode.Usage
-	}
-	if err := rf.settings.PrepareDirs(); err != nil {
-		fmt.Fprintln(os.Stderr, "ndhc audit:", err)
-		return exitcode.Usage
 	}
 	a, err := probe.RunAudit(subjects, sandbox.Options{Degrade: rf.degrade})
 	if err != nil {

@@ -175,3 +175,90 @@ func TestLabBadOptionalFields(t *testing.T) {
 		t.Errorf("resolv.conf:\n%s", rc)
 	}
 }
+
+// TestLabStateDirectory: the state directory is root's, the DUID is out
+// of the engine's reach, each engine has a directory of its own, a second
+// instance on the same interface is refused, and a directory that is not
+// ndhc's is refused and left as it was.
+func TestLabStateDirectory(t *testing.T) {
+	l := newLab(t, "statedir")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	iface := l.Client.IfName()
+	c := startClient(t, l, clientOpts{})
+	c.boundAddr(20*time.Second, 0)
+	c.waitLease(iface, "the lease", func(*dhcpclient.Lease) bool { return true })
+
+	owner := func(p string) (uint32, os.FileMode) {
+		t.Helper()
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Uid, fi.Mode()
+	}
+	if uid, mode := owner(c.stateDir); uid != 0 || mode.Perm() != 0o755 {
+		t.Errorf("state directory uid %d mode %v, want root 0755", uid, mode)
+	}
+	if uid, mode := owner(filepath.Join(c.stateDir, "duid")); uid != 0 || !mode.IsRegular() {
+		t.Errorf("duid uid %d mode %v, want a root file", uid, mode)
+	}
+	engineDir := filepath.Join(c.stateDir, iface)
+	if uid, mode := owner(engineDir); uid != 61101 || mode.Perm() != 0o700 || !mode.IsDir() {
+		t.Errorf("engine directory uid %d mode %v, want the engine's 0700", uid, mode)
+	}
+	ents, err := os.ReadDir(engineDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "iaid lease" {
+		t.Errorf("engine directory holds %q, want its IAID and lease alone", got)
+	}
+
+	// A second instance on the same interface.
+	c2 := startClient(t, l, clientOpts{stateDir: c.stateDir})
+	if code := c2.wait(10 * time.Second); code != exitcode.Usage {
+		t.Errorf("second instance on %s: exit %d, want %d", iface, code, exitcode.Usage)
+	}
+	select {
+	case err := <-c.done:
+		t.Fatalf("the first instance exited: %v", err)
+	default:
+	}
+
+	// Directories that are not ndhc's.
+	for name, setup := range map[string]func(dir string){
+		"a foreign file": func(dir string) {
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(filepath.Join(dir, "shadow"), []byte("x\n"), 0o600)
+		},
+		"writable by others": func(dir string) {
+			os.MkdirAll(dir, 0o755)
+			os.Chmod(dir, 0o777)
+		},
+		"owned by another user": func(dir string) {
+			os.MkdirAll(dir, 0o700)
+			os.Chown(dir, 61999, 61999)
+		},
+	} {
+		dir := filepath.Join(t.TempDir(), "foreign")
+		setup(dir)
+		uid, mode := owner(dir)
+		before, _ := os.ReadDir(dir)
+		c3 := startClient(t, l, clientOpts{stateDir: dir})
+		if code := c3.wait(10 * time.Second); code != exitcode.Usage {
+			t.Errorf("%s: exit %d, want %d", name, code, exitcode.Usage)
+		}
+		if u, m := owner(dir); u != uid || m != mode {
+			t.Errorf("%s: the directory changed from uid %d %v to uid %d %v", name, uid, mode, u, m)
+		}
+		if after, _ := os.ReadDir(dir); len(after) != len(before) {
+			t.Errorf("%s: %d entries before, %d after", name, len(before), len(after))
+		}
+	}
+}

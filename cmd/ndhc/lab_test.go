@@ -17,6 +17,7 @@ import (
 	"time"
 
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"golang.org/x/sys/unix"
@@ -170,7 +171,7 @@ func clientAddr(t *testing.T, l *lab.Lab) netip.Prefix {
 
 func (c *daemon) lease(t *testing.T, iface string) *dhcpclient.Lease {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(c.stateDir, iface+".lease"))
+	b, err := os.ReadFile(filepath.Join(c.stateDir, iface, engine.LeaseFile))
 	if err != nil {
 		t.Fatal(err)
 	}

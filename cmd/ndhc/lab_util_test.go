@@ -14,6 +14,7 @@ import (
 	"time"
 
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"github.com/vishvananda/netlink"
@@ -314,7 +315,7 @@ func processGone(pid int) bool {
 
 // savedLease returns the saved lease, or nil if there is none (yet).
 func (c *daemon) savedLease(iface string) *dhcpclient.Lease {
-	b, err := os.ReadFile(filepath.Join(c.stateDir, iface+".lease"))
+	b, err := os.ReadFile(filepath.Join(c.stateDir, iface, engine.LeaseFile))
 	if err != nil {
 		return nil
 	}

@@ -134,9 +134,11 @@ func TestAuditDetectsFailure(t *testing.T) {
 	if err := fs.Parse(settings); err != nil || rf.parse() != nil {
 		t.Fatal(err)
 	}
-	if err := rf.settings.PrepareDirs(); err != nil {
+	cleanup, err := rf.settings.PrepareAudit()
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer cleanup()
 	p, err := rf.settings.Policy(roles.Sockd)
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func statusCmd(args []string, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "ndhc status: give the interface with -i IFACE")
 		return exitcode.Usage
 	}
-	b, err := os.ReadFile(filepath.Join(stateDir, engine.LeaseFile(iface)))
+	b, err := os.ReadFile(filepath.Join(stateDir, iface, engine.LeaseFile))
 	if errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(out, "%s: no lease\n", iface)
 		return exitcode.Failure

@@ -51,8 +51,11 @@ type Engine struct {
 	VendorClass string        `json:"vendor_class,omitempty"`
 	ClientID    ClientIDKind  `json:"clientid"`
 	// ClientIDText is the identifier of ClientIDString.
-	ClientIDText string     `json:"clientid_text,omitempty"`
-	Request      netip.Addr `json:"request"`
+	ClientIDText string `json:"clientid_text,omitempty"`
+	// DUID is the host's DUID (RFC 8415 section 11), kept by the
+	// supervisor in the state directory, out of every engine's reach.
+	DUID    []byte     `json:"duid,omitempty"`
+	Request netip.Addr `json:"request"`
 
 	OneShot       bool           `json:"oneshot,omitempty"`
 	ReleaseOnExit bool           `json:"release_on_exit,omitempty"`

@@ -51,8 +51,8 @@ type Ends struct {
 	Links *socket.Conn
 	// Control is the supervisor.
 	Control Control
-	// StateDir is where the lease, the DUID and the IAID live: "/" in
-	// the role, whose chroot is the state directory.
+	// StateDir is where the interface's lease and IAID live: "/" in the
+	// role, whose chroot is its own directory in the state directory.
 	StateDir string
 }
 
@@ -106,7 +106,7 @@ type engineEvent struct {
 func New(cfg *config.Engine, ends Ends, log *slog.Logger) *Engine {
 	return &Engine{
 		log: log, cfg: cfg, ends: ends,
-		st:     stateDir{dir: ends.StateDir, iface: cfg.Link.Name},
+		st:     stateDir{dir: ends.StateDir},
 		sockd:  sockd.NewClient(ends.Sockd, cfg.Link.Index),
 		events: make(chan engineEvent, 64),
 	}

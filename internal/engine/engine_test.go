@@ -193,18 +193,18 @@ func TestEngineColdStart(t *testing.T) {
 	if got := dhcp.MAC(disc.HWAddr()); got != tMAC {
 		t.Errorf("chaddr %v, want %v", got, tMAC)
 	}
-	// Option 61 is RFC 4361's: type 255, the IAID and the DUID that the
-	// engine created in the state directory.
-	duid, err := os.ReadFile(filepath.Join(h.dir, "duid"))
+	// Option 61 is RFC 4361's: type 255, the IAID the engine created in
+	// its directory, and the host's DUID from the supervisor.
+	duid := tDUID
+	iaid, err := os.ReadFile(filepath.Join(h.dir, IAIDFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	iaid, err := os.ReadFile(filepath.Join(h.dir, "eth0.iaid"))
-	if err != nil {
-		t.Fatal(err)
+	if len(iaid) != 4 {
+		t.Errorf("iaid % x: want 4 bytes", iaid)
 	}
-	if len(iaid) != 4 || len(duid) != 18 || duid[0] != 0 || duid[1] != 4 {
-		t.Errorf("iaid % x, duid % x: want 4 bytes and a DUID-UUID", iaid, duid)
+	if ents, _ := os.ReadDir(h.dir); len(ents) != 1 {
+		t.Errorf("%d files in the engine's directory, want the IAID alone", len(ents))
 	}
 	id, _ := disc.Options.Get(dhcp.OptClientID)
 	if want := append(append([]byte{255}, iaid...), duid...); string(id) != string(want) {
@@ -301,7 +301,7 @@ func TestEngineColdStart(t *testing.T) {
 	wantKinds(t, h, client.SocketRaw, client.SocketARP, client.SocketARPDefense)
 	h.noMoreGrants()
 
-	lb, err := os.ReadFile(filepath.Join(h.dir, "eth0.lease"))
+	lb, err := os.ReadFile(filepath.Join(h.dir, LeaseFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestEngineStopRelease(t *testing.T) {
 	h.start()
 	h.acquire(newDHCPServer())
 	h.eventsUntil(isKind(event.Configured))
-	waitFile(t, filepath.Join(h.dir, "eth0.lease"))
+	waitFile(t, filepath.Join(h.dir, LeaseFile))
 
 	h.ctl.cmds <- event.Stop
 	udp := h.grant(client.SocketUDP)
@@ -394,7 +394,7 @@ func TestEngineStopRelease(t *testing.T) {
 		t.Errorf("Run returned %d, want %d", code, exitcode.OK)
 	}
 	wantKinds(t, h, client.SocketRaw, client.SocketARP, client.SocketUDP)
-	if _, err := os.Stat(filepath.Join(h.dir, "eth0.lease")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(h.dir, LeaseFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("lease file after the release: %v", err)
 	}
 }
@@ -528,7 +528,7 @@ func TestEngineSavedLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(h.dir, "eth0.lease"), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(h.dir, LeaseFile), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h.start()

@@ -64,9 +64,13 @@ func tConfig() *config.Engine {
 	return &config.Engine{
 		ARP:      client.ARPOff,
 		ClientID: config.ClientIDDUID,
+		DUID:     tDUID,
 		Link:     config.Link{Name: "eth0", Index: tIfindex, MAC: tMAC},
 	}
 }
+
+// tDUID is the host's DUID, a DUID-UUID, as the supervisor hands it over.
+var tDUID = []byte{0, 4, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0x4d, 0xef, 0x81, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}
 
 // ---- the supervisor ----
 

@@ -14,21 +14,24 @@ import (
 	"github.com/ndhc-go/ndhc/internal/config"
 )
 
-// stateDir is the engine's state directory: the lease of its interface,
-// the interface's IAID and the DUID.
+// stateDir is the engine's directory: its interface's lease and IAID,
+// and nothing of any other interface's (the DUID comes from the
+// supervisor).
 type stateDir struct {
-	dir   string
-	iface string
+	dir string
 }
 
 func (s stateDir) path(name string) string { return filepath.Join(s.dir, name) }
 
-// LeaseFile is the name of an interface's lease file in the state
-// directory (`ndhc status` reads it too).
-func LeaseFile(iface string) string { return iface + ".lease" }
+// Names of the files in an engine's directory (`ndhc status` reads the
+// lease too).
+const (
+	LeaseFile = "lease"
+	IAIDFile  = "iaid"
+)
 
 func (s stateDir) loadLease(log *slog.Logger) *client.Lease {
-	b, err := os.ReadFile(s.path(LeaseFile(s.iface)))
+	b, err := os.ReadFile(s.path(LeaseFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -51,11 +54,11 @@ func (s stateDir) saveLease(l *client.Lease) error {
 	if err != nil {
 		return err
 	}
-	return s.writeAtomic(LeaseFile(s.iface), append(b, '\n'))
+	return s.writeAtomic(LeaseFile, append(b, '\n'))
 }
 
 func (s stateDir) forgetLease() error {
-	if err := os.Remove(s.path(LeaseFile(s.iface))); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(s.path(LeaseFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
@@ -125,8 +128,9 @@ func (e *Engine) settings() (client.Settings, error) {
 	return s, s.Validate()
 }
 
-// clientID builds option 61: RFC 4361 (type 255, IAID, DUID) from the
-// state directory, the MAC, or the operator's string.
+// clientID builds option 61: RFC 4361 (type 255, the IAID kept in the
+// engine's directory, the host's DUID from the supervisor), the MAC, or
+// the operator's string.
 func (e *Engine) clientID() (dhcp.ClientID, error) {
 	switch e.cfg.ClientID {
 	case config.ClientIDMAC:
@@ -137,22 +141,7 @@ func (e *Engine) clientID() (dhcp.ClientID, error) {
 	default:
 		return dhcp.ClientID{}, fmt.Errorf("unknown client identifier kind %q", e.cfg.ClientID)
 	}
-	duid, err := e.st.loadOrCreate("duid", func() ([]byte, error) {
-		// DUID-UUID (RFC 6355): stable for as long as the state directory
-		// is, and independent of any interface.
-		b := make([]byte, 18)
-		binary.BigEndian.PutUint16(b, 4)
-		if _, err := rand.Read(b[2:]); err != nil {
-			return nil, err
-		}
-		b[2+6] = b[2+6]&0x0f | 0x40 // UUID version 4
-		b[2+8] = b[2+8]&0x3f | 0x80 // RFC 4122 variant
-		return b, nil
-	}, func(b []byte) bool { return len(b) >= 3 && len(b) <= 130 })
-	if err != nil {
-		return dhcp.ClientID{}, fmt.Errorf("duid: %w", err)
-	}
-	iaid, err := e.st.loadOrCreate(e.cfg.Link.Name+".iaid", func() ([]byte, error) {
+	iaid, err := e.st.loadOrCreate(IAIDFile, func() ([]byte, error) {
 		b := make([]byte, 4)
 		_, err := rand.Read(b)
 		return b, err
@@ -160,7 +149,7 @@ func (e *Engine) clientID() (dhcp.ClientID, error) {
 	if err != nil {
 		return dhcp.ClientID{}, fmt.Errorf("iaid: %w", err)
 	}
-	return dhcp.NewClientIDDUID(binary.BigEndian.Uint32(iaid), duid)
+	return dhcp.NewClientIDDUID(binary.BigEndian.Uint32(iaid), e.cfg.DUID)
 }
 
 func randUint32() uint32 {

@@ -5,6 +5,7 @@ package roles
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -17,10 +18,15 @@ type Settings struct {
 	// Users maps a role to the user (name or number) it runs as; its
 	// group has the same name.
 	Users map[string]string
-	// StateDir is the engine's chroot, owned by the engine's user.
+	// StateDir is the state directory: one directory per interface in
+	// it is the chroot of that interface's engine (see PrepareInstance).
 	StateDir string
 	// EmptyDir is the chroot of every other role: empty and root-owned.
 	EmptyDir string
+
+	// engineRoot is the engine's chroot once PrepareInstance or
+	// PrepareAudit chose it.
+	engineRoot string
 }
 
 // DefaultSettings are the users of the policies and the default
@@ -54,17 +60,19 @@ func (s *Settings) Policy(name string) (sandbox.Policy, error) {
 		p.User, p.Group = u, u
 	}
 	if p.Chroot == policies.StateDir {
-		p.Chroot = s.StateDir
+		p.Chroot = s.engineRoot
+		if p.Chroot == "" {
+			p.Chroot = filepath.Join(s.StateDir, "IFACE")
+		}
 	} else {
 		p.Chroot = s.EmptyDir
 	}
 	return p, p.Validate()
 }
 
-// PrepareDirs creates the chroot directories as the supervisor needs
-// them: the empty directory root-owned and empty, the state directory
-// owned by the engine's user with mode 0700.
-func (s *Settings) PrepareDirs() error {
+// prepareEmpty creates the chroot of the roles other than the engine:
+// root-owned, mode 0755, empty.
+func (s *Settings) prepareEmpty() error {
 	if err := os.MkdirAll(s.EmptyDir, 0o755); err != nil {
 		return err
 	}
@@ -76,19 +84,41 @@ func (s *Settings) PrepareDirs() error {
 	} else if len(ents) > 0 {
 		return fmt.Errorf("%s must be empty: it is the root of sandboxed roles", s.EmptyDir)
 	}
+	return nil
+}
+
+// engineIDs resolves the engine's user and group.
+func (s *Settings) engineIDs() (uint32, uint32, error) {
 	eng, err := s.Policy(Engine)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	uid, gid, err := sandbox.ResolveIDs(eng.User, eng.Group)
 	if err != nil {
-		return fmt.Errorf("%w (create the users with `make install-users`, or name existing ones with --engine-user and friends)", err)
+		return 0, 0, fmt.Errorf("%w (create the users with `make install-users`, or name existing ones with --engine-user and friends)", err)
 	}
-	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
-		return err
+	return uid, gid, nil
+}
+
+// PrepareAudit creates the directories the audit's probes enter: the
+// empty directory, and for the engine a fresh directory owned by its user
+// (the state directory is not touched). The returned function removes it.
+func (s *Settings) PrepareAudit() (func(), error) {
+	if err := s.prepareEmpty(); err != nil {
+		return nil, err
 	}
-	if err := os.Chown(s.StateDir, int(uid), int(gid)); err != nil {
-		return err
+	uid, gid, err := s.engineIDs()
+	if err != nil {
+		return nil, err
 	}
-	return os.Chmod(s.StateDir, 0o700)
+	dir, err := os.MkdirTemp(filepath.Dir(s.EmptyDir), "audit-engine-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chown(dir, int(uid), int(gid)); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.engineRoot = dir
+	return func() { os.RemoveAll(dir) }, nil
 }

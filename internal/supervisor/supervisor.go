@@ -73,10 +73,14 @@ func Run(c *Config) int {
 }
 
 func (s *supervisor) run() int {
-	if err := s.Settings.PrepareDirs(); err != nil {
-		s.log.Error("preparing directories", "err", err)
+	inst, err := s.Settings.PrepareInstance(s.Engine.Link.Name)
+	if err != nil {
+		s.log.Error("preparing the state directory", "err", err)
 		return exitcode.Usage
 	}
+	// The lock is held, through this descriptor, until the process ends.
+	defer inst.Close()
+	s.Engine.DUID = inst.DUID
 	specs, err := s.specs()
 	if err != nil {
 		s.log.Error("preparing the roles", "err", err)

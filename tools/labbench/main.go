@@ -137,7 +137,7 @@ func coldRun(l *lab.Lab, c contender, dir string) (time.Duration, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	leases, _ := filepath.Glob(filepath.Join(dir, "state", "*.lease"))
+	leases, _ := filepath.Glob(filepath.Join(dir, "state", "*", "lease"))
 	for _, f := range append(leases, filepath.Join(dir, "dhclient.leases")) {
 		os.Remove(f)
 	}

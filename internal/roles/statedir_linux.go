@@ -1,0 +1,219 @@
+//go:build linux
+
+package roles
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ndhc-go/ndhc/internal/engine"
+)
+
+// The state directory (StateDir) belongs to ndhc and root:
+//
+//	StateDir/            root, 0755
+//	  duid               root, 0644: the host's DUID-UUID, shared by every
+//	                     interface (RFC 4361 section 6.1), read by the
+//	                     supervisor and handed to the engine
+//	  IFACE.lock         root: held (flock) by the instance serving IFACE
+//	  IFACE/             the engine's user, 0700: that engine's chroot,
+//	                     holding its lease and IAID and nothing else
+//
+// So an engine reaches only its own interface's files: not another's
+// lease or IAID, not the DUID, and it cannot fill the directory of
+// another instance. A directory that holds anything else is not ndhc's
+// and is refused, never taken over.
+
+// DUIDFile is the name of the DUID in the state directory.
+const DUIDFile = "duid"
+
+// Instance is what one client instance holds in the state directory.
+type Instance struct {
+	// Dir is the engine's directory.
+	Dir string
+	// DUID is the host's DUID.
+	DUID []byte
+	lock *os.File
+}
+
+// Close releases the instance's lock.
+func (i *Instance) Close() error { return i.lock.Close() }
+
+// errForeign reports a state directory that is not ndhc's.
+func errForeign(dir, why string) error {
+	return fmt.Errorf("%s is not a dedicated ndhc state directory (%s); name an empty or new directory with --state-dir", dir, why)
+}
+
+// PrepareInstance makes the state directory ready for a client on iface:
+// it checks that the directory is ndhc's, takes the interface's lock (a
+// second instance on the same interface is refused), creates the
+// engine's directory, and loads or creates the DUID. The caller keeps the
+// Instance, and with it the lock, for its whole life.
+func (s *Settings) PrepareInstance(iface string) (*Instance, error) {
+	if err := s.prepareEmpty(); err != nil {
+		return nil, err
+	}
+	uid, gid, err := s.engineIDs()
+	if err != nil {
+		return nil, err
+	}
+	top := s.StateDir
+	if err := os.MkdirAll(top, 0o755); err != nil {
+		return nil, err
+	}
+	if err := checkTop(top, uid); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(top, iface+".lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another ndhc serves %s (it holds %s)", iface, lock.Name())
+		}
+		return nil, fmt.Errorf("locking %s: %w", lock.Name(), err)
+	}
+	in := &Instance{Dir: filepath.Join(top, iface), lock: lock}
+	s.engineRoot = in.Dir
+	if err := s.engineDir(in.Dir, iface, uid, gid); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if in.DUID, err = loadDUID(filepath.Join(top, DUIDFile)); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// checkTop refuses a state directory that is not ndhc's: a link, one
+// owned by another user or writable by others, or one holding anything
+// but ndhc's files. A directory of the layout before per-interface
+// directories (owned by the engine's user, with IFACE.lease, IFACE.iaid
+// and duid) is taken back by root; its files move when their interface
+// starts.
+func checkTop(top string, engineUID uint32) error {
+	st, err := os.Lstat(top)
+	if err != nil {
+		return err
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	switch {
+	case !st.IsDir():
+		return errForeign(top, "not a directory")
+	case sys.Uid != 0 && sys.Uid != engineUID:
+		return errForeign(top, fmt.Sprintf("owned by uid %d", sys.Uid))
+	case sys.Uid == 0 && st.Mode().Perm()&0o022 != 0:
+		return errForeign(top, fmt.Sprintf("mode %04o lets others write", st.Mode().Perm()))
+	}
+	ents, err := os.ReadDir(top)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !ownEntry(e) {
+			return errForeign(top, fmt.Sprintf("it holds %q", e.Name()))
+		}
+	}
+	if sys.Uid != 0 {
+		if err := os.Chown(top, 0, 0); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(top, 0o755)
+}
+
+// ownEntry reports whether e is one of ndhc's files, or one of the
+// layout before per-interface directories.
+func ownEntry(e fs.DirEntry) bool {
+	name := e.Name()
+	base, ext, _ := strings.Cut(name, ".")
+	switch {
+	case e.IsDir():
+		return ValidInterfaceName(name)
+	case !e.Type().IsRegular():
+		return false
+	case name == DUIDFile, name == DUIDFile+".tmp":
+		return true
+	}
+	switch ext {
+	case "lock", "lease", "iaid", "lease.tmp", "iaid.tmp":
+		return ValidInterfaceName(base)
+	}
+	return false
+}
+
+// ValidInterfaceName reports whether name can be a Linux interface name:
+// 1 to 15 bytes, no slash, no white space, not "." or "..".
+func ValidInterfaceName(name string) bool {
+	return name != "" && len(name) < 16 && name != "." && name != ".." && !strings.ContainsAny(name, "/ \t\n\r\x00:")
+}
+
+// engineDir creates (or checks) the engine's directory, owned by its user
+// with mode 0700, and moves the interface's files of the old layout in.
+func (s *Settings) engineDir(dir, iface string, uid, gid uint32) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if !st.IsDir() || (sys.Uid != 0 && sys.Uid != uid) {
+		return errForeign(dir, fmt.Sprintf("owned by uid %d", sys.Uid))
+	}
+	if err := os.Chown(dir, int(uid), int(gid)); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	top := filepath.Dir(dir)
+	for old, now := range map[string]string{iface + ".lease": engine.LeaseFile, iface + ".iaid": engine.IAIDFile} {
+		err := os.Rename(filepath.Join(top, old), filepath.Join(dir, now))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadDUID reads the DUID, or creates a DUID-UUID (RFC 6355): stable for
+// as long as the state directory is, and independent of any interface. A
+// malformed file is an error, never silently replaced.
+func loadDUID(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) < 3 || len(b) > 130 {
+			return nil, fmt.Errorf("%s: malformed DUID (%d bytes); remove it to create a new one", path, len(b))
+		}
+		return b, os.Chown(path, 0, 0)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 18)
+	binary.BigEndian.PutUint16(b, 4)
+	if _, err := rand.Read(b[2:]); err != nil {
+		return nil, err
+	}
+	b[2+6] = b[2+6]&0x0f | 0x40 // UUID version 4
+	b[2+8] = b[2+8]&0x3f | 0x80 // RFC 4122 variant
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return nil, err
+	}
+	return b, os.Rename(tmp, path)
+}
