@@ -38,6 +38,11 @@ func Ifch() sandbox.Policy {
 func Ifchd() sandbox.Policy {
 	p := Ifch()
 	p.Role = "ifchd"
+	// ifchd logs to its own stderr, which may be an appended log file of
+	// any size: FSIZE would drop its lines. It opens no file after start;
+	// what else it writes is resolv.conf through its held descriptor,
+	// bounded by its code (a few kilobytes).
+	p.Rlimits = commonRlimits(32, sandbox.Unlimited)
 	p.Seccomp = sandbox.With(p.Seccomp,
 		sandbox.AllowIf("accept4", "peers on the listening socket opened before the sandbox (flags as Go's net package passes them)",
 			sandbox.Arg(3, sandbox.Eq, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, "SOCK_CLOEXEC|SOCK_NONBLOCK")),

@@ -15,9 +15,18 @@ const (
 	EmptyDir       = "/run/ndhc/empty"
 )
 
-// roleThreads is each role's thread budget (RLIMIT_NPROC, counted per
-// uid; every role has its own uid).
-const roleThreads = 64
+// roleThreads is each role's thread budget, RLIMIT_NPROC. The kernel
+// counts it over every thread of every process of the role's user, so it
+// is shared: by the same role of every instance (all engines run as
+// ndhc) and by anything else running as that user. A role uses 5 to 8
+// threads (the audit's read-back counts them); 512 leaves room for many
+// instances and for other processes of the user, and still bounds a
+// thread bomb in a compromised role (a few megabytes of kernel stacks).
+// The service files add a per-instance limit (systemd's TasksMax), which
+// counts the instance's own tasks only. Measured before: at 64, a second
+// instance, or 60 threads of another process of the user, made a role
+// die in newosproc.
+const roleThreads = 512
 
 // commonRlimits bounds every role: sandbox.BaseRlimits with the roles'
 // thread budget.

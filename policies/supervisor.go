@@ -9,12 +9,16 @@ import "github.com/ndhc-go/ndhc/sandbox"
 // between the roles and its signal handlers, and waits for its children.
 func Supervisor() sandbox.Policy {
 	return sandbox.Policy{
-		Role:    "supervisor",
-		User:    SupervisorUser,
-		Group:   SupervisorUser,
-		Chroot:  EmptyDir,
-		Caps:    nil,
-		Rlimits: commonRlimits(32, 0),
+		Role:   "supervisor",
+		User:   SupervisorUser,
+		Group:  SupervisorUser,
+		Chroot: EmptyDir,
+		Caps:   nil,
+		// FSIZE unlimited: the supervisor opens no file (its allowlist
+		// has no open); what it writes goes to its stderr and --event-fd,
+		// which may be a log file already past any useful limit (2>>file,
+		// systemd's StandardError=append:). The roles log through it.
+		Rlimits: commonRlimits(32, sandbox.Unlimited),
 		Umask:   0o077,
 		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.Allow("waitid", "os/exec: waiting for the spawned roles (P_PIDFD)"),

@@ -3,6 +3,8 @@
 package sandbox
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +86,36 @@ type GroupOptions struct {
 	// that the program relays them (for example SIGTERM as a stop command
 	// to one child).
 	Signals []os.Signal
+	// Output, when set, receives every line a child writes to its
+	// standard error, which is then a pipe to the group rather than the
+	// parent's stderr: no child holds the terminal or the log file, and
+	// no limit of the child's (RLIMIT_FSIZE) applies to what it logs.
+	// A child never blocks on its log: when Output falls behind by
+	// MaxOutputLines lines of one child, that child's further lines are
+	// dropped and counted. Output is called from one goroutine per child
+	// and must be safe for concurrent use. A child's Exited event comes
+	// after its last line.
+	Output func(OutputLine)
 }
+
+// OutputLine is one line a child wrote to its standard error.
+type OutputLine struct {
+	Member *Member
+	// Text is the line without its newline. It is only valid during the
+	// call.
+	Text []byte
+	// Cut is set when the line was longer than MaxOutputLine bytes: Text
+	// is its first part, and the rest comes as further lines.
+	Cut bool
+	// Dropped counts this child's lines dropped before this one.
+	Dropped int
+}
+
+// Bounds of the output relay.
+const (
+	MaxOutputLine  = 4096
+	MaxOutputLines = 256
+)
 
 // Group supervises children started from one parent: it spawns them, waits
 // for each one's ready notice, then reports what they send, how they exit,
@@ -107,6 +138,10 @@ type Member struct {
 	Report *Report
 	// Exit says whether the child's exit ends the group.
 	Exit ExitPolicy
+
+	// outputDone is closed when the child's last line was handed to
+	// GroupOptions.Output (at once when there is no relay).
+	outputDone chan struct{}
 }
 
 // Send sends the child one message on its control channel.
@@ -165,6 +200,7 @@ func (g *Group) Members() []*Member {
 // ReadyError says that a child did not reach its ready notice.
 type ReadyError struct {
 	Role string
+	Pid  int
 	// Exit describes how the child ended, when it did.
 	Exit string
 	Err  error
@@ -196,14 +232,34 @@ func (g *Group) Start(exit ExitPolicy, specs ...Spec) ([]*Member, error) {
 		if g.opts.Degrade != nil {
 			s.Degrade = g.opts.Degrade
 		}
+		var out *os.File
+		if g.opts.Output != nil {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return fail(err)
+			}
+			s.Stderr, out = w, r
+		}
 		c, err := Spawn(s)
 		for _, f := range s.Files {
 			f.File.Close()
 		}
+		if s.Stderr != nil {
+			s.Stderr.Close()
+		}
 		if err != nil {
+			if out != nil {
+				out.Close()
+			}
 			return fail(err)
 		}
-		started = append(started, &Member{Child: c, Exit: exit})
+		m := &Member{Child: c, Exit: exit, outputDone: make(chan struct{})}
+		if out != nil {
+			go g.relay(m, out)
+		} else {
+			close(m.outputDone)
+		}
+		started = append(started, m)
 	}
 	for _, m := range started {
 		m.Ctl.SetReadDeadline(time.Now().Add(g.opts.ReadyTimeout))
@@ -212,11 +268,16 @@ func (g *Group) Start(exit ExitPolicy, specs ...Spec) ([]*Member, error) {
 			m.Report, err = ParseReady(b)
 		}
 		if err != nil {
-			re := &ReadyError{Role: m.Role, Err: err}
+			re := &ReadyError{Role: m.Role, Pid: m.Pid(), Err: err}
 			// The child may be on its way out: its status says why.
 			select {
 			case <-m.Done():
 				re.Exit = DescribeExit(m.Err())
+				// And its last lines, which say why.
+				select {
+				case <-m.outputDone:
+				case <-time.After(time.Second):
+				}
 			case <-time.After(time.Second):
 			}
 			return fail(re)
@@ -259,6 +320,12 @@ func (g *Group) watch(m *Member) {
 		m.Kill()
 		<-m.Done()
 	}
+	// Its last lines first; a child cannot hand its stderr to anyone
+	// else, so the pipe ends with it.
+	select {
+	case <-m.outputDone:
+	case <-time.After(2 * time.Second):
+	}
 	g.mu.Lock()
 	for i, x := range g.members {
 		if x == m {
@@ -268,6 +335,48 @@ func (g *Group) watch(m *Member) {
 	}
 	g.mu.Unlock()
 	g.events <- Event{Member: m, Exited: true, Err: m.Err(), Fatal: m.Exit == ExitFatal}
+}
+
+// relay reads a child's stderr line by line into a bounded queue, which a
+// second goroutine hands to GroupOptions.Output, so that a slow Output
+// never makes the child block on a write.
+func (g *Group) relay(m *Member, r *os.File) {
+	type line struct {
+		text    []byte
+		cut     bool
+		dropped int
+	}
+	q := make(chan line, MaxOutputLines)
+	go func() {
+		defer close(m.outputDone)
+		for l := range q {
+			g.opts.Output(OutputLine{Member: m, Text: l.text, Cut: l.cut, Dropped: l.dropped})
+		}
+	}()
+	defer close(q)
+	defer r.Close()
+	br := bufio.NewReaderSize(r, MaxOutputLine)
+	dropped := 0
+	for {
+		b, err := br.ReadSlice('\n')
+		cut := errors.Is(err, bufio.ErrBufferFull)
+		if len(b) > 0 {
+			l := line{text: bytes.Clone(bytes.TrimSuffix(b, []byte("\n"))), cut: cut, dropped: dropped}
+			select {
+			case q <- l:
+				dropped = 0
+			default:
+				dropped++
+			}
+		}
+		if err != nil && !cut {
+			if dropped > 0 {
+				// The child is gone: waiting for room is fine now.
+				q <- line{dropped: dropped}
+			}
+			return
+		}
+	}
 }
 
 // Close ends every child: closing a control channel makes the child exit,

@@ -1,14 +1,18 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
@@ -45,6 +49,14 @@ func toyChild(role string) {
 	case "toy-worker":
 		sandbox.Send(in.Ctl, []byte(cfg.Greeting+" degrade="+strings.Join(in.Degrade, ",")))
 		os.Exit(cfg.Exit)
+	case "toy-chatty":
+		// Many lines at once, then one longer than the relay's bound,
+		// then a last line without a newline.
+		for i := range cfg.Exit {
+			fmt.Fprintf(os.Stderr, "line %d\n", i)
+		}
+		os.Stderr.WriteString(strings.Repeat("x", sandbox.MaxOutputLine+10) + "\nlast")
+		os.Exit(0)
 	case "toy-flood":
 		sandbox.Send(in.Ctl, make([]byte, 8192))
 		time.Sleep(10 * time.Second)
@@ -182,4 +194,98 @@ func TestGroupDegradeReachesChildren(t *testing.T) {
 	if ev := next(t, g); ev.Member != ws[0] || string(ev.Msg) != "w degrade=landlock" {
 		t.Fatalf("event %q, want the child to see degrade=landlock", ev.Msg)
 	}
+}
+
+// runChatty runs the toy-chatty child writing n lines with an Output
+// that waits for the child to be gone when stall is set, and returns the
+// lines relayed.
+func runChatty(t *testing.T, n int, stall bool) (*sandbox.Member, []sandbox.OutputLine) {
+	t.Helper()
+	var mu sync.Mutex
+	var lines []sandbox.OutputLine
+	release := make(chan struct{})
+	if !stall {
+		close(release)
+	}
+	g := sandbox.NewGroup(sandbox.GroupOptions{Output: func(l sandbox.OutputLine) {
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		l.Text = bytes.Clone(l.Text)
+		lines = append(lines, l)
+	}})
+	defer g.Close()
+	ms, err := g.Start(sandbox.ExitExpected, toySpec(t, "toy-chatty", toyConfig{Exit: n}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ms[0].Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child blocked on its stderr")
+	}
+	if stall {
+		close(release)
+	}
+	if ev := next(t, g); !ev.Exited || ev.Member != ms[0] {
+		t.Fatalf("event %+v, want the exit", ev)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range lines {
+		if l.Member != ms[0] {
+			t.Fatalf("line from %v", l.Member)
+		}
+	}
+	return ms[0], lines
+}
+
+// TestGroupOutput: a child's stderr reaches the parent line by line
+// through the group, in order, a long line is cut, and the last line comes
+// before the exit event.
+func TestGroupOutput(t *testing.T) {
+	requireRoot(t)
+	_, lines := runChatty(t, 100, false)
+	var texts []string
+	var cut []bool
+	for _, l := range lines {
+		if l.Dropped != 0 {
+			t.Fatalf("%d lines dropped with a parent that keeps up", l.Dropped)
+		}
+		if bytes.HasPrefix(l.Text, []byte("time=")) {
+			continue // the sandbox's own log line
+		}
+		texts = append(texts, string(l.Text))
+		cut = append(cut, l.Cut)
+	}
+	want := []string{}
+	for i := range 100 {
+		want = append(want, fmt.Sprintf("line %d", i))
+	}
+	want = append(want, strings.Repeat("x", sandbox.MaxOutputLine), "xxxxxxxxxx", "last")
+	if d := cmp.Diff(want, texts); d != "" {
+		t.Fatalf("-want +got:\n%s", d)
+	}
+	if !cut[100] || cut[101] {
+		t.Error("the long line's first part is not marked cut")
+	}
+}
+
+// TestGroupOutputStalled: a parent whose output stalls costs lines, never
+// the child's progress, and says how many were dropped.
+func TestGroupOutputStalled(t *testing.T) {
+	requireRoot(t)
+	const n = 5000
+	_, lines := runChatty(t, n, true)
+	got, dropped := 0, 0
+	for _, l := range lines {
+		dropped += l.Dropped
+		if bytes.HasPrefix(l.Text, []byte("line ")) {
+			got++
+		}
+	}
+	if got == 0 || dropped == 0 || got+dropped < n {
+		t.Errorf("%d lines relayed and %d dropped of %d: want the queue's worth relayed and the rest counted", got, dropped, n)
+	}
+	t.Logf("%d lines relayed, %d dropped while the parent was stalled", got, dropped)
 }

@@ -51,6 +51,7 @@ type Spec struct {
 	Files   []File
 	Degrade []string
 	Config  any
+	Stderr  *os.File
 }
 
 // Spawn is not supported outside Linux.

@@ -39,6 +39,9 @@ type Policy struct {
 	Seccomp []Syscall `json:"seccomp"`
 }
 
+// Unlimited is an Rlimit's Max for no limit (RLIM_INFINITY).
+const Unlimited = ^uint64(0)
+
 // Rlimit is one resource limit, soft and hard set to Max.
 type Rlimit struct {
 	// Resource is the limit's name without the RLIMIT_ prefix: NPROC,

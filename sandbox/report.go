@@ -75,6 +75,10 @@ func (r PolicyReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "  capabilities (permitted = effective = bounding): %s; inheritable and ambient empty; securebits locked; no_new_privs\n", caps)
 	limits := make([]string, 0, len(p.Rlimits))
 	for _, l := range p.Rlimits {
+		if l.Max == Unlimited {
+			limits = append(limits, l.Resource+"=unlimited")
+			continue
+		}
 		limits = append(limits, fmt.Sprintf("%s=%d", l.Resource, l.Max))
 	}
 	fmt.Fprintf(w, "  rlimits: %s\n", strings.Join(limits, " "))

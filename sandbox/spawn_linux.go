@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,6 +86,8 @@ type Spec struct {
 	// Config is the child's own configuration, sent as JSON in the setup
 	// message and decoded strictly by [Inherited.Config]. Nil sends none.
 	Config any
+	// Stderr is the child's standard error; nil shares the parent's.
+	Stderr *os.File
 }
 
 // setup is the first message on a child's control channel.
@@ -159,7 +162,7 @@ func Spawn(s Spec) (*Child, error) {
 	defer null.Close()
 	attr := &os.ProcAttr{
 		Env:   childEnv(role, names),
-		Files: append([]*os.File{null, null, os.Stderr}, extra...),
+		Files: append([]*os.File{null, null, cmp.Or(s.Stderr, os.Stderr)}, extra...),
 		Sys: &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
 		},

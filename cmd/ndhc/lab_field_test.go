@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -260,5 +262,170 @@ func TestLabStateDirectory(t *testing.T) {
 		if after, _ := os.ReadDir(dir); len(after) != len(before) {
 			t.Errorf("%s: %d entries before, %d after", name, len(before), len(after))
 		}
+	}
+}
+
+// holdThreadsAs starts a process of uid holding n threads, as another
+// program of a role's user would, and stops it when the test ends.
+func holdThreadsAs(t *testing.T, uid uint32, n int) {
+	t.Helper()
+	// The test binary lives in a directory only root may enter: the
+	// holder runs a copy the other user may execute.
+	dir, err := os.MkdirTemp("", "ndhc-threads-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "holder")
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NDHC_TEST_THREADS="+strconv.Itoa(n))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	waitFor(t, 10*time.Second, strconv.Itoa(n)+" threads of uid "+strconv.Itoa(int(uid)), func() bool {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+				got, _ := strconv.Atoi(strings.TrimSpace(v))
+				return got >= n
+			}
+		}
+		return false
+	})
+}
+
+// TestLabThreadBudget: two instances on two interfaces, while another
+// process of the engine's user holds 60 threads, both bind: the roles'
+// thread budget is not spent by its neighbours.
+func TestLabThreadBudget(t *testing.T) {
+	holdThreadsAs(t, 61101, 60)
+	var cs []*daemon
+	var labs []*lab.Lab
+	for _, name := range []string{"budget1", "budget2"} {
+		l := newLab(t, name)
+		if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+			t.Fatal(err)
+		}
+		labs = append(labs, l)
+		cs = append(cs, startClient(t, l, clientOpts{args: []string{"--arp-mode", "off"}}))
+	}
+	for i, c := range cs {
+		c.boundAddr(20*time.Second, 0)
+		c.waitRec(10*time.Second, "configured", 0, is("configured"))
+		if !clientKernelAddr(t, labs[i]).exists {
+			t.Errorf("instance %d: no address", i+1)
+		}
+	}
+}
+
+// TestLabThreadBudgetSpent: when the engine's user holds every thread of
+// the budget, the engine cannot start one: ndhc says so in one line and
+// exits 6, not with a Go stack trace and the status of a dead role.
+func TestLabThreadBudgetSpent(t *testing.T) {
+	holdThreadsAs(t, 61101, 520)
+	l := newLab(t, "spent")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	// At the default level: the stack traces are for --log-level debug.
+	c := startClient(t, l, clientOpts{args: []string{"--arp-mode", "off", "--log-level", "info"}})
+	if code := c.wait(20 * time.Second); code != exitcode.Threads {
+		t.Fatalf("exit %d, want %d", code, exitcode.Threads)
+	}
+	if n := strings.Count(c.out.String(), "goroutine "); n != 0 {
+		t.Errorf("%d goroutine traces in the log, want none", n)
+	}
+	<-c.evDone
+	r, _, ok := c.find(0, func(r event.Record) bool { return r.Event == "exit" && r.Crash != "" })
+	if !ok || r.Crash != "fatal error: newosproc" {
+		t.Errorf("exit record %+v, want the crash named", r)
+	}
+}
+
+// TestLabLogFile: ndhc's stderr is a log file that already holds 2 MB;
+// every role's lines reach it (no role's RLIMIT_FSIZE applies), and when
+// a role is killed the line saying so is there too.
+func TestLabLogFile(t *testing.T) {
+	l := newLab(t, "logfile")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ndhc.log")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("an older line of the log\n"), 2<<20/25+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := startClient(t, l, clientOpts{stderr: f})
+	c.boundAddr(20*time.Second, 0)
+	sockd := c.rolePid("sockd")
+	if err := syscall.Kill(sockd, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.wait(10 * time.Second); code != exitcode.RoleDied {
+		t.Fatalf("exit %d, want %d", code, exitcode.RoleDied)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b[2<<20:])
+	for _, role := range []string{"engine", "sockd", "ifch"} {
+		if !strings.Contains(log, "\n"+role+"[") {
+			t.Errorf("no line of %s in the log file", role)
+		}
+	}
+	if !strings.Contains(log, "child=sockd") || !strings.Contains(log, "SIGKILL") {
+		t.Errorf("the log file does not say that sockd was killed:\n%s", log)
+	}
+	checkLogLines(t, log)
+}
+
+// TestLabQuietAndZoned: --log-level warn, a real time zone, and a lease
+// ifch refuses: the first log lines a role writes come late (at the
+// refusal) and in the zone, and nothing dies of loading the zone inside
+// the sandbox.
+func TestLabQuietAndZoned(t *testing.T) {
+	if _, err := os.Stat("/usr/share/zoneinfo/Asia/Tokyo"); err != nil {
+		t.Skip("needs the tzdata zone Asia/Tokyo")
+	}
+	l := newLab(t, "quiet")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, l, clientOpts{env: []string{"TZ=Asia/Tokyo"},
+		args: []string{"--log-level", "warn", "--allow-ranges", "192.168.99.0/24", "--arp-mode", "off"}})
+	c.waitRec(20*time.Second, "the refusal", 0, is("refused"))
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case err := <-c.done:
+		c.done <- err
+		t.Fatalf("ndhc exited after the refusal: %v", err)
+	default:
+	}
+	if !strings.Contains(c.out.String(), "+09:00 level=ERROR") {
+		t.Errorf("no error line in Asia/Tokyo time:\n%s", c.out.String())
 	}
 }

@@ -64,6 +64,11 @@ type clientOpts struct {
 	// inherit are open files ndhc inherits after the event stream (fd 4
 	// onwards), as a careless caller would leave them.
 	inherit []*os.File
+	// stderr, when set, is ndhc's stderr instead of the buffer the test
+	// reads (a log file, say).
+	stderr *os.File
+	// env is added to ndhc's environment.
+	env []string
 }
 
 // startClient runs the test binary as ndhc in the client namespace.
@@ -78,8 +83,11 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
 		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug", "--event-fd", "3"}, o.args...)
 	c.cmd = l.Client.Command(context.Background(), append(o.wrap, args...)...)
-	c.cmd.Env = append(os.Environ(), "NDHC_TEST_MAIN=1")
+	c.cmd.Env = append(append(os.Environ(), "NDHC_TEST_MAIN=1"), o.env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if o.stderr != nil {
+		c.cmd.Stderr = o.stderr
+	}
 	evR, evW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

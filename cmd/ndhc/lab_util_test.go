@@ -174,11 +174,20 @@ func logKeys(line string) ([]string, bool) {
 	return keys, len(keys) > 0 && keys[0] == "time"
 }
 
+var rolePrefix = regexp.MustCompile(`^([a-z]+)\[[0-9]+\]: `)
+
 // checkLogLines fails the test on a log line that names an attribute
 // twice (role=ifch iface=eth0 role=ifch ...).
 func checkLogLines(t *testing.T, out string) {
 	t.Helper()
 	for _, line := range strings.Split(out, "\n") {
+		// A role's line comes through the supervisor as ROLE[PID]: LINE.
+		if m := rolePrefix.FindStringSubmatch(line); m != nil {
+			line = line[len(m[0]):]
+			if !strings.Contains(line, " role="+m[1]+" ") && strings.Contains(line, " role=") {
+				t.Errorf("line of %s names another role: %q", m[1], line)
+			}
+		}
 		keys, ok := logKeys(line)
 		if !ok {
 			continue

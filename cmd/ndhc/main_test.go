@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,7 +29,23 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	if n, err := strconv.Atoi(os.Getenv("NDHC_TEST_THREADS")); err == nil {
+		holdThreads(n)
+	}
 	os.Exit(m.Run())
+}
+
+// holdThreads is another process of a role's user for the thread budget
+// tests: it holds n OS threads until its stdin closes, then exits.
+func holdThreads(n int) {
+	for range n {
+		go func() {
+			runtime.LockOSThread()
+			select {}
+		}()
+	}
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
 }
 
 // testUsers are numeric users: CI machines have no ndhc accounts.

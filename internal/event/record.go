@@ -24,7 +24,8 @@ import (
 //	carrier-down, carrier-up
 //	lease-expired
 //	            Address
-//	exit        Role, Pid, Status: a role's process ended
+//	exit        Role, Pid, Status, Crash: a role's process ended (Crash:
+//	            the first line of a Go runtime crash report)
 //	signal      Signal: the supervisor got a signal
 //	done        Code: the supervisor exits with this status
 type Record struct {
@@ -39,6 +40,7 @@ type Record struct {
 	MAC     string          `json:"mac,omitempty"`
 	Reason  string          `json:"reason,omitempty"`
 	Status  string          `json:"status,omitempty"`
+	Crash   string          `json:"crash,omitempty"`
 	Signal  string          `json:"signal,omitempty"`
 	Code    *int            `json:"code,omitempty"`
 	Report  *sandbox.Report `json:"report,omitempty"`

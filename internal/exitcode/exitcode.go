@@ -23,4 +23,7 @@ const (
 	// NoLease: one-shot mode gave up after its timeout without a lease;
 	// nothing was configured or released.
 	NoLease = 5
+	// Threads: a role could not create a thread: its user's thread budget
+	// (RLIMIT_NPROC, counted over every process of that user) was spent.
+	Threads = 6
 )

@@ -9,6 +9,7 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -62,11 +63,12 @@ type supervisor struct {
 	log    *slog.Logger
 	group  *sandbox.Group
 	engine *sandbox.Member
+	out    *output
 }
 
 // Run runs the instance and returns the supervisor's exit status.
 func Run(c *Config) int {
-	s := &supervisor{Config: c, log: c.Log}
+	s := &supervisor{Config: c, log: c.Log, out: newOutput(os.Stderr, c.Engine.Log.Level <= slog.LevelDebug)}
 	code := s.run()
 	c.Events.Write(event.Record{Event: "done", Code: &code})
 	return code
@@ -90,12 +92,24 @@ func (s *supervisor) run() int {
 	for sig := range commands {
 		sigs = append(sigs, sig)
 	}
-	s.group = sandbox.NewGroup(sandbox.GroupOptions{Degrade: s.Degrade, Log: s.log, Signals: sigs})
+	s.group = sandbox.NewGroup(sandbox.GroupOptions{Degrade: s.Degrade, Log: s.log, Signals: sigs, Output: s.out.line})
 	defer s.group.Close()
 	// Every role starts at once; the ready notices are collected after.
 	members, err := s.group.Start(sandbox.ExitFatal, specs...)
 	if err != nil {
 		s.log.Error("starting the roles", "err", err)
+		var re *sandbox.ReadyError
+		if errors.As(err, &re) {
+			r := event.Record{Event: "exit", Role: re.Role, Pid: re.Pid, Status: re.Exit}
+			c := s.out.crashOf(re.Role)
+			if c != nil {
+				r.Crash = c.First
+			}
+			s.Events.Write(r)
+			if c != nil {
+				return s.crashed(re.Role, re.Exit, c)
+			}
+		}
 		return exitcode.Sandbox
 	}
 	for _, m := range members {
@@ -241,7 +255,13 @@ func (s *supervisor) watch() int {
 				return exitcode.RoleDied
 			}
 		case ev.Exited:
-			s.Events.Write(event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: sandbox.DescribeExit(ev.Err)})
+			r := event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: sandbox.DescribeExit(ev.Err)}
+			if c := s.out.crash(ev.Member); c != nil {
+				r.Crash = c.First
+				s.Events.Write(r)
+				return s.crashed(ev.Member.Role, r.Status, c)
+			}
+			s.Events.Write(r)
 			if ev.Member == s.engine {
 				if ev.Err == nil && gaveUp {
 					return exitcode.NoLease
@@ -260,6 +280,19 @@ func (s *supervisor) watch() int {
 			}
 		}
 	}
+}
+
+// crashed reports a role whose Go runtime crashed, in one line. A role
+// that could not create a thread gets its own exit status: its user's
+// thread budget was spent, which the operator can act on.
+func (s *supervisor) crashed(role, status string, c *Crash) int {
+	if c.Threads {
+		s.log.Error("role could not create a thread: its user's RLIMIT_NPROC budget, which counts every thread of every process of that user, is spent; stopping every role",
+			"child", role, "status", status, "crash", c.First)
+		return exitcode.Threads
+	}
+	s.log.Error("role crashed; stopping every role", "child", role, "status", status, "crash", c.First)
+	return exitcode.RoleDied
 }
 
 func (s *supervisor) died(ev sandbox.Event) int {
