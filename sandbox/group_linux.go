@@ -96,6 +96,9 @@ type GroupOptions struct {
 	// and must be safe for concurrent use. A child's Exited event comes
 	// after its last line.
 	Output func(OutputLine)
+	// Kills, when set, names the system call of a child that seccomp
+	// killed (Event.Syscall).
+	Kills *KillLog
 }
 
 // OutputLine is one line a child wrote to its standard error.
@@ -159,6 +162,9 @@ type Event struct {
 	Err    error
 	// Fatal is set on the exit of an ExitFatal child.
 	Fatal bool
+	// Syscall names the system call seccomp killed the child for, when
+	// GroupOptions.Kills could find it in the kernel's log.
+	Syscall string
 	// Signal is a signal from GroupOptions.Signals that the parent got.
 	Signal os.Signal
 }
@@ -334,7 +340,21 @@ func (g *Group) watch(m *Member) {
 		}
 	}
 	g.mu.Unlock()
-	g.events <- Event{Member: m, Exited: true, Err: m.Err(), Fatal: m.Exit == ExitFatal}
+	ev := Event{Member: m, Exited: true, Err: m.Err(), Fatal: m.Exit == ExitFatal}
+	if killedBySIGSYS(ev.Err) {
+		ev.Syscall, _ = g.opts.Kills.Syscall(m.Pid())
+	}
+	g.events <- ev
+}
+
+// killedBySIGSYS reports an exit by SIGSYS: seccomp's kill.
+func killedBySIGSYS(err error) bool {
+	var ee *ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGSYS
 }
 
 // relay reads a child's stderr line by line into a bounded queue, which a

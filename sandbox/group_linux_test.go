@@ -49,6 +49,9 @@ func toyChild(role string) {
 	case "toy-worker":
 		sandbox.Send(in.Ctl, []byte(cfg.Greeting+" degrade="+strings.Join(in.Degrade, ",")))
 		os.Exit(cfg.Exit)
+	case "toy-forbidden":
+		syscall.Getpgid(0) // not on the allowlist: seccomp kills the process
+		os.Exit(0)
 	case "toy-chatty":
 		// Many lines at once, then one longer than the relay's bound,
 		// then a last line without a newline.
@@ -288,4 +291,29 @@ func TestGroupOutputStalled(t *testing.T) {
 		t.Errorf("%d lines relayed and %d dropped of %d: want the queue's worth relayed and the rest counted", got, dropped, n)
 	}
 	t.Logf("%d lines relayed, %d dropped while the parent was stalled", got, dropped)
+}
+
+// TestGroupSeccompKill: a child killed by seccomp is reported so, and
+// named with its system call when the kernel logged the kill (its printk
+// rate limit may drop the record after a burst of kills).
+func TestGroupSeccompKill(t *testing.T) {
+	requireRoot(t)
+	kills, err := sandbox.OpenKillLog()
+	if err != nil {
+		t.Logf("kernel log not readable (%v): the kill cannot be named", err)
+	}
+	defer kills.Close()
+	g := sandbox.NewGroup(sandbox.GroupOptions{Kills: kills})
+	defer g.Close()
+	if _, err := g.Start(sandbox.ExitExpected, toySpec(t, "toy-forbidden", toyConfig{})); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, g)
+	if !ev.Exited || !strings.Contains(sandbox.DescribeExit(ev.Err), "SIGSYS") {
+		t.Fatalf("event %+v (%s), want a kill by SIGSYS", ev, sandbox.DescribeExit(ev.Err))
+	}
+	if ev.Syscall != "" && ev.Syscall != "getpgid" {
+		t.Errorf("named %q, want getpgid", ev.Syscall)
+	}
+	t.Logf("named: %q", ev.Syscall)
 }

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -186,5 +187,28 @@ func TestCloseInherited(t *testing.T) {
 	}
 	if f, err := unix.FcntlInt(uintptr(kept), unix.F_GETFD, 0); err != nil || f&unix.FD_CLOEXEC == 0 {
 		t.Errorf("kept descriptor: flags %#x, %v; want open and close-on-exec", f, err)
+	}
+}
+
+func TestParseKillRecord(t *testing.T) {
+	arch, err := sandbox.AuditArch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := fmt.Sprintf("5,1113,2554166982,-;audit: type=1326 audit(1795984325.212:1113): auid=4294967295 uid=61100 gid=61100 ses=4294967295 pid=15608 comm=\"exe\" exe=\"/tmp/x\" sig=31 arch=%x syscall=105 compat=0 ip=0x40ac6e code=0x80000000\n", arch)
+	pid, nr, ok := sandbox.ParseKillRecord([]byte(rec))
+	if !ok || pid != 15608 || nr != 105 {
+		t.Fatalf("pid %d syscall %d ok %v", pid, nr, ok)
+	}
+	for _, bad := range []string{
+		strings.Replace(rec, "type=1326", "type=1400", 1),                      // another audit record
+		strings.Replace(rec, fmt.Sprintf("arch=%x", arch), "arch=40000003", 1), // another architecture
+		strings.Replace(rec, "pid=15608", "pid=x", 1),
+		strings.Replace(rec, ";", ",", 1),
+		"6,1,1,-;a line that only mentions type=1326 pid=1 syscall=2",
+	} {
+		if _, _, ok := sandbox.ParseKillRecord([]byte(bad)); ok {
+			t.Errorf("parsed %q", bad)
+		}
 	}
 }

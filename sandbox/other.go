@@ -62,3 +62,15 @@ func IsChild() (string, bool) { return "", false }
 
 // CloseInherited is not supported outside Linux.
 func CloseInherited(keep ...int) error { return ErrUnsupported }
+
+// KillLog is not supported outside Linux.
+type KillLog struct{}
+
+// OpenKillLog is not supported outside Linux.
+func OpenKillLog() (*KillLog, error) { return nil, ErrUnsupported }
+
+// Syscall reports nothing outside Linux.
+func (k *KillLog) Syscall(pid int) (string, bool) { return "", false }
+
+// Close does nothing outside Linux.
+func (k *KillLog) Close() error { return nil }

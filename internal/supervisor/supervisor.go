@@ -92,7 +92,14 @@ func (s *supervisor) run() int {
 	for sig := range commands {
 		sigs = append(sigs, sig)
 	}
-	s.group = sandbox.NewGroup(sandbox.GroupOptions{Degrade: s.Degrade, Log: s.log, Signals: sigs, Output: s.out.line})
+	// Opened as root, before the sandbox: where the kernel's log can be
+	// read, a role that seccomp kills is named with its system call.
+	kills, err := sandbox.OpenKillLog()
+	if err != nil {
+		s.log.Debug("seccomp kills will not be named", "err", err)
+	}
+	defer kills.Close()
+	s.group = sandbox.NewGroup(sandbox.GroupOptions{Degrade: s.Degrade, Log: s.log, Signals: sigs, Output: s.out.line, Kills: kills})
 	defer s.group.Close()
 	// Every role starts at once; the ready notices are collected after.
 	members, err := s.group.Start(sandbox.ExitFatal, specs...)
@@ -255,7 +262,7 @@ func (s *supervisor) watch() int {
 				return exitcode.RoleDied
 			}
 		case ev.Exited:
-			r := event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: sandbox.DescribeExit(ev.Err)}
+			r := event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: describe(ev)}
 			if c := s.out.crash(ev.Member); c != nil {
 				r.Crash = c.First
 				s.Events.Write(r)
@@ -295,8 +302,18 @@ func (s *supervisor) crashed(role, status string, c *Crash) int {
 	return exitcode.RoleDied
 }
 
+// describe says how a role ended, with the system call seccomp killed it
+// for when the kernel logged it.
+func describe(ev sandbox.Event) string {
+	d := sandbox.DescribeExit(ev.Err)
+	if ev.Syscall != "" {
+		d += " (" + ev.Syscall + ")"
+	}
+	return d
+}
+
 func (s *supervisor) died(ev sandbox.Event) int {
-	s.log.Error("role exited; stopping every role", "child", ev.Member.Role, "pid", ev.Member.Pid(), "status", sandbox.DescribeExit(ev.Err))
+	s.log.Error("role exited; stopping every role", "child", ev.Member.Role, "pid", ev.Member.Pid(), "status", describe(ev))
 	return exitcode.RoleDied
 }
 

@@ -118,7 +118,11 @@ func (a *Audit) WriteText(w io.Writer) {
 			if layer == "" {
 				layer = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res.Role, res.Action, res.Expected, res.Observed, layer, verdict)
+			observed := res.Observed
+			if res.Syscall != "" {
+				observed += " (" + res.Syscall + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res.Role, res.Action, res.Expected, observed, layer, verdict)
 		}
 	}
 	tw.Flush()

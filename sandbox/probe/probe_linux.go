@@ -48,8 +48,11 @@ type Result struct {
 	Action   string `json:"action"`
 	Expected string `json:"expected"` // "denied" or "allowed"
 	Observed string `json:"observed"` // "ok", an errno name, or "killed by SIGSYS"
-	Layer    string `json:"layer,omitempty"`
-	Pass     bool   `json:"pass"`
+	// Syscall names the system call seccomp killed the probe for, when
+	// the kernel's log could be read (sandbox.KillLog).
+	Syscall string `json:"syscall,omitempty"`
+	Layer   string `json:"layer,omitempty"`
+	Pass    bool   `json:"pass"`
 }
 
 // childReply is what the child sends after the action.
@@ -70,6 +73,8 @@ func Run(p sandbox.Policy, a Action, opts sandbox.Options) (Result, *sandbox.Rep
 	if a.Allowed {
 		res.Expected = "allowed"
 	}
+	kills, _ := sandbox.OpenKillLog() // nil where the kernel log cannot be read
+	defer kills.Close()
 	c, err := sandbox.Spawn(sandbox.Spec{Role: Role, Policy: p, Degrade: opts.Degrade, Config: a.Name})
 	if err != nil {
 		return res, nil, err
@@ -108,6 +113,7 @@ func Run(p sandbox.Policy, a Action, opts sandbox.Options) (Result, *sandbox.Rep
 		return res, rep, fmt.Errorf("probe %s/%s: %s", p.Role, a.Name, reply.Setup)
 	case errors.As(exitErr, &ee) && signalOf(ee) == syscall.SIGSYS:
 		res.Observed, res.Layer = "killed by SIGSYS", "seccomp"
+		res.Syscall, _ = kills.Syscall(c.Pid())
 	case exitErr != nil:
 		return res, rep, fmt.Errorf("probe %s/%s: child failed: %v", p.Role, a.Name, exitErr)
 	case rep == nil:
