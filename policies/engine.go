@@ -37,7 +37,7 @@ func Engine() sandbox.Policy {
 			sandbox.Allow("fsync", "durable lease file before and after rename"),
 			sandbox.Allow("renameat", "atomic replacement of the lease file"),
 			sandbox.Allow("unlinkat", "removing a stale temporary lease file"),
-			sandbox.Allow("newfstatat", "os.Rename: lstat of the lease file it replaces"),
+			sandbox.Allow(fstatat(), "os.Rename: lstat of the lease file it replaces"),
 			// A first run never reads these files (they do not exist yet),
 			// so tracing first runs missed it: the lab's restart tests died
 			// of SIGSYS (syscall 5) until it was back.

@@ -2,7 +2,11 @@
 
 package policies
 
-import "github.com/ndhc-go/ndhc/sandbox"
+import (
+	"runtime"
+
+	"github.com/ndhc-go/ndhc/sandbox"
+)
 
 // Default users and directories. `make install` creates the users; the
 // supervisor creates EmptyDir (root-owned, mode 0755, empty) at start-up.
@@ -27,6 +31,24 @@ const (
 // instance, or 60 threads of another process of the user, made a role
 // die in newosproc.
 const roleThreads = 512
+
+// goarch is the architecture the policies are written for: the running
+// one, or in tests each one the project supports.
+var goarch = runtime.GOARCH
+
+// Architectures lists the architectures whose allowlists the project
+// measures and tests (the seccomp filter checks the running one first).
+var Architectures = []string{"amd64", "arm64"}
+
+// fstatat is the name of the fstatat(2) system call, which the kernel's
+// tables name differently per architecture: newfstatat on amd64 (beside
+// the old stat calls), fstatat on arm64 (the generic table).
+func fstatat() string {
+	if goarch == "arm64" {
+		return "fstatat"
+	}
+	return "newfstatat"
+}
 
 // commonRlimits bounds every role: sandbox.BaseRlimits with the roles'
 // thread budget.
