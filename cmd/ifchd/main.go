@@ -15,8 +15,8 @@
 // lines whose keys are the long flag names. The command line wins over the
 // file, except for -allow, whose entries from both are kept.
 //
-// Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a
-// usage or configuration error.
+// Exit status (internal/exitcode): 0 after SIGTERM or SIGINT, 1 on a
+// runtime failure, 2 on a usage or configuration error.
 package main
 
 import (
@@ -31,6 +31,7 @@ import (
 	"syscall"
 
 	"github.com/ndhc-go/ndhc/ifch/apply"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/ifchrole"
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -40,7 +41,7 @@ func main() {
 	// What the caller left open reaches nothing ifchd runs.
 	if err := sandbox.CloseInherited(); err != nil {
 		fmt.Fprintln(os.Stderr, "ifchd:", err)
-		os.Exit(1)
+		os.Exit(exitcode.Failure)
 	}
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
@@ -48,22 +49,22 @@ func main() {
 func run(args []string, stderr io.Writer) int {
 	c, err := parseConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return exitcode.OK
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		fmt.Fprintln(stderr, "ifchd: run ifchd -h for help")
-		return 2
+		return exitcode.Usage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.level})).With("role", "ifchd")
 	if err := serve(c, log); err != nil {
 		log.Error("exiting", "err", err)
 		if errors.Is(err, errUsage) {
-			return 2
+			return exitcode.Usage
 		}
-		return 1
+		return exitcode.Failure
 	}
-	return 0
+	return exitcode.OK
 }
 
 var errUsage = errors.New("ifchd: configuration")
