@@ -452,7 +452,12 @@ func deleteNS(name string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return ip("netns", "delete", name)
+	err := ip("netns", "delete", name)
+	if _, serr := os.Stat(filepath.Join(netnsDir, name)); err != nil && errors.Is(serr, os.ErrNotExist) {
+		// Another test process's CleanupStale removed it first.
+		return nil
+	}
+	return err
 }
 
 // nsPids lists the processes whose network namespace is the named one.
