@@ -16,7 +16,7 @@ export CGO_ENABLED = 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build test fuzz bench demo lint clean install install-users audit policy
+.PHONY: all build test fuzz bench demo lint clean install install-users audit policy kernels kernels-arm64
 
 all: build
 
@@ -62,6 +62,22 @@ install-users: build
 	@for u in $$($(BIN)/ndhc policy --users); do \
 		id -u $$u >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
 	done
+
+KERNELS_FLAGS ?=
+
+# Debian's own kernels (6.1, 6.12 and their cloud flavours) under qemu with
+# TCG, with the clocksources and vCPU counts of the field and without
+# Landlock: ndhc audit, then a lease and its renewal from udhcpd on a veth
+# pair in each guest. Needs root, qemu-system-x86 and xz-utils; packages
+# are cached in /var/cache/ndhc-kernels.
+# make kernels KERNELS_FLAGS='-run 6.1/no-landlock'
+kernels: build
+	$(GO) run ./tools/kernels -ndhc $(BIN)/ndhc $(KERNELS_FLAGS)
+
+# The same on arm64 guests too (qemu-system-arm).
+kernels-arm64: build
+	GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ndhc-arm64 ./cmd/ndhc
+	$(GO) run ./tools/kernels -arch amd64,arm64 -ndhc $(BIN)/ndhc -ndhc-arm64 $(BIN)/ndhc-arm64 $(KERNELS_FLAGS)
 
 policy: build
 	$(BIN)/ndhc policy
