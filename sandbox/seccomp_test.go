@@ -173,3 +173,13 @@ func TestCapMask(t *testing.T) {
 		t.Fatal("name without prefix accepted")
 	}
 }
+
+// TestStatusCheckDead: a read-back that finds seccomp killing the process
+// says so, instead of a bare mode number.
+func TestStatusCheckDead(t *testing.T) {
+	s := sandbox.Status{Uid: [4]uint32{7, 7, 7, 7}, Gid: [4]uint32{7, 7, 7, 7}, NoNewPrivs: 1, Seccomp: 3}
+	err := s.Check(sandbox.Expect{Uid: 7, Gid: 7, Seccomp: true})
+	if err == nil || !strings.Contains(err.Error(), "outside the allowlist") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -113,6 +114,10 @@ type Expect struct {
 	Seccomp  bool
 }
 
+// seccompModeDead is the Seccomp value of /proc/PID/status for a process
+// that seccomp is killing.
+const seccompModeDead = 3
+
 // Check compares s with what the policy promised and lists every mismatch.
 func (s Status) Check(e Expect) error {
 	var bad []string
@@ -139,6 +144,11 @@ func (s Status) Check(e Expect) error {
 	}
 	if s.NoNewPrivs != 1 {
 		bad = append(bad, fmt.Sprintf("NoNewPrivs=%d want 1", s.NoNewPrivs))
+	}
+	if e.Seccomp && s.Seccomp == seccompModeDead {
+		// The kernel's SECCOMP_MODE_DEAD: the filter is killing the
+		// process (a thread made a call outside the allowlist).
+		return errors.New("sandbox: seccomp is killing the process (a thread made a system call outside the allowlist) while its status was read back")
 	}
 	if e.Seccomp && s.Seccomp != 2 {
 		bad = append(bad, fmt.Sprintf("Seccomp=%d want 2", s.Seccomp))
