@@ -297,7 +297,7 @@ func runMatrix(ctx context.Context, o *options, rows []*Row) (int, error) {
 		printFailure(o.stdout, res)
 	}
 	printTable(o.stdout, rows, results)
-	fmt.Fprintf(o.stdout, "\n%d rows, %d failed, total %s\n", len(rows), failed, time.Since(start).Round(time.Second))
+	fmt.Fprintf(o.stdout, "\n%d rows in %s\nkernels: %d passed, %d failed\n", len(rows), time.Since(start).Round(time.Second), len(rows)-failed, failed)
 	if keepLogs || o.keep {
 		fmt.Fprintf(o.stdout, "console logs: %s\n", logs)
 	}
