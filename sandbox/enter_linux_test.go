@@ -27,7 +27,7 @@ const testUID = "61234"
 
 // testActions are the generic battery plus controls for the test role.
 func testActions() []probe.Action {
-	return append(probe.Battery(),
+	return append(probe.Battery(), probe.RuntimeStress(),
 		probe.Action{Name: "create, write and rename a file in the RW directory", Allowed: true, Do: func(any) error {
 			if err := os.WriteFile("/rw/probe.tmp", []byte("x"), 0o600); err != nil {
 				return err
@@ -108,6 +108,7 @@ func TestEnterBattery(t *testing.T) {
 		"read /etc/passwd via a leaked directory fd":          "EACCES",
 		"create a file in /tmp via a leaked directory fd":     "EACCES",
 		"execve /bin/sh":                                      "killed by SIGSYS",
+		probe.RuntimeStress().Name:                            "ok",
 		"fork a new process":                                  "killed by SIGSYS",
 		"ptrace attach to parent":                             "killed by SIGSYS",
 		"process_vm_readv of parent":                          "killed by SIGSYS",

@@ -1,0 +1,81 @@
+//go:build linux
+
+package probe
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// RuntimeStress is a control every role can run: it drives the Go
+// runtime's conditional paths that a short trace of a daemon may never
+// show: threads created and thrown away,
+// memory allocated and returned to the kernel (GC, scavenger), timers and
+// tickers, asynchronous preemption of tight loops (SIGURG through
+// tgkill), stop-the-world changes of GOMAXPROCS, and the clocks.
+func RuntimeStress() Action {
+	return Action{
+		Name: "control: the Go runtime under stress (threads, GC, timers, preemption)", Allowed: true,
+		Do: func(any) error {
+			var wg sync.WaitGroup
+			// New OS threads, and threads that exit with their locked
+			// goroutine.
+			for range 32 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					runtime.LockOSThread()
+					time.Sleep(2 * time.Millisecond)
+				}()
+			}
+			// Tight loops that only asynchronous preemption can interrupt.
+			stop := time.Now().Add(60 * time.Millisecond)
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					n := 0
+					for time.Now().Before(stop) {
+						n++
+					}
+					_ = n
+				}()
+			}
+			// Memory pressure: allocate, collect, return to the kernel.
+			var keep [][]byte
+			for i := range 64 {
+				b := make([]byte, 1<<20)
+				b[i] = 1
+				if i%8 == 0 {
+					keep = append(keep, b)
+				}
+			}
+			runtime.GC()
+			keep = nil
+			debug.FreeOSMemory()
+			old := debug.SetGCPercent(10)
+			for range 16 {
+				_ = make([]byte, 4<<20)
+			}
+			debug.SetGCPercent(old)
+			// Timers, tickers and sleeps.
+			fired := make(chan struct{})
+			time.AfterFunc(time.Millisecond, func() { close(fired) })
+			<-fired
+			tk := time.NewTicker(time.Millisecond)
+			for range 5 {
+				<-tk.C
+			}
+			tk.Stop()
+			// Stop the world.
+			n := runtime.GOMAXPROCS(1)
+			runtime.Gosched()
+			runtime.GOMAXPROCS(n)
+			wg.Wait()
+			_ = keep
+			return nil
+		},
+	}
+}
