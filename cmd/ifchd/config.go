@@ -14,6 +14,7 @@ import (
 	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/conf"
 	"github.com/ndhc-go/ndhc/internal/ifchrole"
+	"github.com/ndhc-go/ndhc/internal/logging"
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
@@ -40,6 +41,7 @@ type config struct {
 	degrade            string   // as given
 	degradeLayers      []string // parsed by sandbox.ParseLayers
 	level              slog.Level
+	format             logging.Format
 }
 
 // allowList collects -allow values. Each value holds one or more entries
@@ -141,6 +143,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	// that asks for one) deserves a line by default. warn keeps only
 	// refusals and failures, the quiet default ifchd had before.
 	fs.TextVar(&c.level, "log-level", slog.LevelInfo, "log `LEVEL`: debug, info, warn or error")
+	fs.TextVar(&c.format, "log-format", logging.Text, "log `FORMAT`: text, json or journal (syslog priorities)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()

@@ -33,6 +33,7 @@ import (
 	"github.com/ndhc-go/ndhc/ifch/apply"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/ifchrole"
+	"github.com/ndhc-go/ndhc/internal/logging"
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
@@ -56,7 +57,10 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ifchd: run ifchd -h for help")
 		return exitcode.Usage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.level})).With("role", "ifchd")
+	if c.format == logging.Journal {
+		stderr = logging.NewJournal(stderr)
+	}
+	log := logging.New(stderr, c.format, c.level).With("role", "ifchd")
 	if err := serve(c, log); err != nil {
 		log.Error("exiting", "err", err)
 		if errors.Is(err, errUsage) {

@@ -19,6 +19,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/config"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"github.com/ndhc-go/ndhc/internal/logging"
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/internal/supervisor"
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -59,7 +60,8 @@ type clientFlags struct {
 	minPrefix      int
 	mtuFloor       int
 
-	level slog.Level
+	level  slog.Level
+	format logging.Format
 
 	// Parsed by validate.
 	ranges []netip.Prefix
@@ -74,6 +76,7 @@ func newClientFlags() *clientFlags {
 	fs.StringVar(&c.config, "config", "", "configuration file of key = value lines (also -c)")
 	fs.StringVar(&c.config, "c", "", "short for --config")
 	fs.TextVar(&c.level, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	fs.TextVar(&c.format, "log-format", logging.Text, "text, json (one object a line) or journal (text lines with syslog priorities, for systemd's journal and syslog)")
 	fs.IntVar(&c.eventFD, "event-fd", -1, "write one JSON object a line to this open descriptor (a pipe or socket) for each event: role ready, state change, lease configured or refused, role exit, signal")
 	fs.StringVar(&c.hostname, "hostname", "", "host name to send to the server (option 12)")
 	fs.StringVar(&c.vendorClass, "vendor-class", "", "vendor class identifier to send (option 60)")
@@ -202,9 +205,9 @@ func parseRanges(list string) ([]netip.Prefix, error) {
 
 // instance builds the supervisor's configuration for the resolved
 // interface: every role's typed configuration, made once, here.
-func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger) (*supervisor.Config, error) {
+func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger, stderr io.Writer) (*supervisor.Config, error) {
 	link := config.Link{Name: ifi.Name, Index: ifi.Index, MAC: dhcp.MAC(ifi.HardwareAddr)}
-	lg := config.Log{Level: c.level}
+	lg := config.Log{Level: c.level, Format: c.format}
 	eng := config.Engine{
 		Link: link, Log: lg, VendorClass: c.vendorClass, OneShot: c.oneShot, ReleaseOnExit: c.releaseExit,
 		ARPWait: c.arpWait, Relentless: c.relentless,
@@ -244,7 +247,7 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger) (*superviso
 	}
 	eng.Limits = ifch.Policy{MinMTU: c.mtuFloor}
 	sc := &supervisor.Config{
-		Log: log, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd, OneShotTimeout: c.timeout,
+		Log: log, Stderr: stderr, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd, OneShotTimeout: c.timeout,
 		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg},
 	}
 	if c.eventFD > 0 {
@@ -284,7 +287,11 @@ func runClient(args []string) int {
 		fmt.Fprintf(os.Stderr, "ndhc: %v\n", err)
 		return exitcode.Usage
 	}
-	log := roles.NewLogger(roles.Supervisor, c.iface, c.level)
+	var stderr io.Writer = os.Stderr
+	if c.format == logging.Journal {
+		stderr = logging.NewJournal(os.Stderr)
+	}
+	log := roles.NewLogger(stderr, roles.Supervisor, c.iface, config.Log{Level: c.level, Format: c.format})
 	// What the caller left open reaches no role (and not this process's
 	// code either); only the event stream is kept.
 	if err := sandbox.CloseInherited(c.eventFD); err != nil {
@@ -304,7 +311,7 @@ func runClient(args []string) int {
 		log.Error("not an Ethernet interface", "hwaddr", ifi.HardwareAddr.String())
 		return exitcode.Usage
 	}
-	sc, err := c.instance(ifi, log)
+	sc, err := c.instance(ifi, log, stderr)
 	if err != nil {
 		log.Error("configuration", "err", err)
 		return exitcode.Usage

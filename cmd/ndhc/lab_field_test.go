@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -427,5 +428,53 @@ func TestLabQuietAndZoned(t *testing.T) {
 	}
 	if !strings.Contains(c.out.String(), "+09:00 level=ERROR") {
 		t.Errorf("no error line in Asia/Tokyo time:\n%s", c.out.String())
+	}
+}
+
+// TestLabLogFormats: with --log-format json every line on stderr is one
+// JSON object, a role's with its own record inside the supervisor's; with
+// journal every line starts with its syslog priority.
+func TestLabLogFormats(t *testing.T) {
+	l := newLab(t, "logfmt")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"json", "journal"} {
+		c := startClient(t, l, clientOpts{args: []string{"-q", "--log-format", format}})
+		if code := c.wait(20 * time.Second); code != 0 {
+			t.Fatalf("%s: exit %d", format, code)
+		}
+		roleLines := 0
+		for _, line := range strings.Split(strings.TrimSuffix(c.out.String(), "\n"), "\n") {
+			switch format {
+			case "json":
+				var rec struct {
+					From   string         `json:"from"`
+					Record map[string]any `json:"record"`
+					Msg    string         `json:"msg"`
+				}
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("json: not one JSON object: %q: %v", line, err)
+				}
+				if rec.From != "" {
+					roleLines++
+					if rec.Record == nil || rec.Record["role"] != rec.From {
+						t.Errorf("json: role line %q without its own record", line)
+					}
+				} else if rec.Msg == "" {
+					t.Errorf("json: supervisor line %q without a message", line)
+				}
+			case "journal":
+				if len(line) < 3 || line[0] != '<' || !strings.Contains("3467", line[1:2]) || line[2] != '>' {
+					t.Fatalf("journal: line without a priority: %q", line)
+				}
+				if strings.Contains(line, "]: ") {
+					roleLines++
+				}
+			}
+		}
+		if roleLines == 0 {
+			t.Errorf("%s: no line of a role", format)
+		}
 	}
 }

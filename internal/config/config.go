@@ -13,6 +13,7 @@ import (
 	"github.com/ndhc-go/ndhc/dhcp"
 	"github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/ifch"
+	"github.com/ndhc-go/ndhc/internal/logging"
 )
 
 // Link is the interface a client instance serves, resolved by the
@@ -25,7 +26,8 @@ type Link struct {
 
 // Log is the logging configuration every role gets.
 type Log struct {
-	Level slog.Level `json:"level"`
+	Level  slog.Level     `json:"level"`
+	Format logging.Format `json:"format"`
 }
 
 // ClientIDKind says how the engine builds option 61.
@@ -99,19 +101,19 @@ type Hostname struct {
 
 // Role is any role's configuration: what the role's logger needs.
 type Role interface {
-	// Logging returns the log level and the interface the role serves
-	// (empty when it serves none).
-	Logging() (level slog.Level, iface string)
+	// Logging returns the logging configuration and the interface the
+	// role serves (empty when it serves none).
+	Logging() (Log, string)
 }
 
 // Logging implements Role.
-func (c *Engine) Logging() (slog.Level, string) { return c.Log.Level, c.Link.Name }
+func (c *Engine) Logging() (Log, string) { return c.Log, c.Link.Name }
 
 // Logging implements Role.
-func (c *Sockd) Logging() (slog.Level, string) { return c.Log.Level, c.Link.Name }
+func (c *Sockd) Logging() (Log, string) { return c.Log, c.Link.Name }
 
 // Logging implements Role.
-func (c *Ifch) Logging() (slog.Level, string) { return c.Log.Level, c.Link.Name }
+func (c *Ifch) Logging() (Log, string) { return c.Log, c.Link.Name }
 
 // Logging implements Role.
-func (c *Hostname) Logging() (slog.Level, string) { return c.Log.Level, "" }
+func (c *Hostname) Logging() (Log, string) { return c.Log, "" }

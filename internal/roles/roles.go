@@ -11,6 +11,7 @@ package roles
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/hostname"
 	"github.com/ndhc-go/ndhc/internal/ifchrole"
+	"github.com/ndhc-go/ndhc/internal/logging"
 	"github.com/ndhc-go/ndhc/internal/sockd"
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -135,10 +137,11 @@ func RunChild(name string) {
 	os.Exit(r.run(in))
 }
 
-// NewLogger is the logger of a role: text lines on stderr, at level, with
-// the role and the interface named once in every line.
-func NewLogger(role, iface string, level slog.Level) *slog.Logger {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("role", role)
+// NewLogger is the logger of a role: lines on w in the configured format
+// and from its level, with the role and the interface named once in every
+// line.
+func NewLogger(w io.Writer, role, iface string, c config.Log) *slog.Logger {
+	log := logging.New(w, c.Format, c.Level).With("role", role)
 	if iface != "" {
 		log = log.With("iface", iface)
 	}
@@ -158,8 +161,8 @@ func start(in *sandbox.Inherited, cfg config.Role) (*child, int) {
 		fmt.Fprintf(os.Stderr, "ndhc %s: %v\n", in.Role, err)
 		return nil, exitcode.Failure
 	}
-	level, iface := cfg.Logging()
-	return &child{in: in, log: NewLogger(in.Role, iface, level)}, 0
+	lc, iface := cfg.Logging()
+	return &child{in: in, log: NewLogger(os.Stderr, in.Role, iface, lc)}, 0
 }
 
 // conn wraps the named channel.
@@ -228,7 +231,7 @@ func runIfch(in *sandbox.Inherited) int {
 		}
 		// Everything ifch touches is opened now, as root, before the
 		// sandbox. The applier names the interface of each change itself.
-		r, err := ifchrole.Open(&cfg, hc, NewLogger(in.Role, "", cfg.Log.Level))
+		r, err := ifchrole.Open(&cfg, hc, NewLogger(os.Stderr, in.Role, "", cfg.Log))
 		if err != nil {
 			return nil, err
 		}

@@ -4,11 +4,13 @@ package supervisor
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -32,13 +34,54 @@ const maxCrashLines = 200
 
 type output struct {
 	mu      sync.Mutex
-	w       *os.File
+	w       io.Writer
+	json    bool
 	debug   bool
 	crashes map[*sandbox.Member][]string
 }
 
-func newOutput(w *os.File, debug bool) *output {
-	return &output{w: w, debug: debug, crashes: map[*sandbox.Member][]string{}}
+func newOutput(w io.Writer, json, debug bool) *output {
+	return &output{w: w, json: json, debug: debug, crashes: map[*sandbox.Member][]string{}}
+}
+
+// jsonLine is a role's line in the JSON format: the role's own record
+// when it is a JSON object (it cannot break out of this one: it is
+// checked to be valid JSON), else the line as a string.
+type jsonLine struct {
+	Time    time.Time       `json:"time"`
+	From    string          `json:"from"`
+	Pid     int             `json:"pid"`
+	Record  json.RawMessage `json:"record,omitempty"`
+	Line    string          `json:"line,omitempty"`
+	Cut     bool            `json:"cut,omitempty"`
+	Dropped int             `json:"dropped,omitempty"`
+}
+
+// write writes one role line in the output's format.
+func (o *output) write(m *sandbox.Member, text []byte, cut bool, dropped int) {
+	if o.json {
+		l := jsonLine{Time: time.Now(), From: m.Role, Pid: m.Pid(), Cut: cut, Dropped: dropped}
+		if t := bytes.TrimSpace(text); len(t) > 0 && t[0] == '{' && json.Valid(t) && !cut {
+			l.Record = t
+		} else if len(text) > 0 {
+			l.Line = escape(text)
+		}
+		b, _ := json.Marshal(l)
+		o.w.Write(append(b, '\n'))
+		return
+	}
+	prefix := m.Role + "[" + strconv.Itoa(m.Pid()) + "]: "
+	if dropped > 0 {
+		fmt.Fprintf(o.w, "%slevel=WARN (%d lines dropped: the log could not keep up)\n", prefix, dropped)
+	}
+	if len(text) == 0 {
+		return
+	}
+	cont := ""
+	if cut {
+		cont = " (cut)"
+	}
+	fmt.Fprintf(o.w, "%s%s%s\n", prefix, escape(text), cont)
 }
 
 // crashStart reports whether line starts a Go runtime crash report.
@@ -56,24 +99,16 @@ func (o *output) line(l sandbox.OutputLine) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	m := l.Member
-	prefix := m.Role + "[" + strconv.Itoa(m.Pid()) + "]: "
-	if l.Dropped > 0 {
-		fmt.Fprintf(o.w, "%s(%d lines dropped: the log could not keep up)\n", prefix, l.Dropped)
-	}
-	if len(l.Text) == 0 && l.Dropped > 0 {
-		return
-	}
 	if c, crashing := o.crashes[m]; crashing || crashStart(l.Text) {
 		if len(c) < maxCrashLines {
 			o.crashes[m] = append(c, escape(l.Text))
 		}
+		if l.Dropped > 0 {
+			o.write(m, nil, false, l.Dropped)
+		}
 		return
 	}
-	cont := ""
-	if l.Cut {
-		cont = " (cut)"
-	}
-	fmt.Fprintf(o.w, "%s%s%s\n", prefix, escape(l.Text), cont)
+	o.write(m, l.Text, l.Cut, l.Dropped)
 }
 
 // Crash describes how a role crashed, from what it wrote.
@@ -108,7 +143,7 @@ func (o *output) crash(m *sandbox.Member) *Crash {
 	}
 	if o.debug {
 		for _, l := range lines {
-			fmt.Fprintf(o.w, "%s[%d] crash: %s\n", m.Role, m.Pid(), l)
+			o.write(m, []byte("level=DEBUG crash: "+l), false, 0)
 		}
 	}
 	return c

@@ -11,6 +11,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -22,6 +23,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/config"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"github.com/ndhc-go/ndhc/internal/logging"
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
@@ -29,7 +31,10 @@ import (
 // Config is one client instance, fully resolved and validated by the
 // command line's parser.
 type Config struct {
-	Log      *slog.Logger
+	Log *slog.Logger
+	// Stderr is where Log writes, and where the roles' lines go (for the
+	// journal format, a logging.JournalWriter).
+	Stderr   io.Writer
 	Settings *roles.Settings
 	// Degrade lists the sandbox layers every role may start without.
 	Degrade []string
@@ -68,7 +73,7 @@ type supervisor struct {
 
 // Run runs the instance and returns the supervisor's exit status.
 func Run(c *Config) int {
-	s := &supervisor{Config: c, log: c.Log, out: newOutput(os.Stderr, c.Engine.Log.Level <= slog.LevelDebug)}
+	s := &supervisor{Config: c, log: c.Log, out: newOutput(c.Stderr, c.Engine.Log.Format == logging.JSON, c.Engine.Log.Level <= slog.LevelDebug)}
 	code := s.run()
 	c.Events.Write(event.Record{Event: "done", Code: &code})
 	return code
