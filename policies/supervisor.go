@@ -14,11 +14,15 @@ func Supervisor() sandbox.Policy {
 		Group:  SupervisorUser,
 		Chroot: EmptyDir,
 		Caps:   nil,
+		// NOFILE 64: per role a control channel and a log pipe, the
+		// instance lock, the kernel log, the event stream, the poller,
+		// and during Enter one /proc status file per thread and the
+		// Landlock ruleset; 32 ran out with the hostname role.
 		// FSIZE unlimited: the supervisor opens no file (its allowlist
 		// has no open); what it writes goes to its stderr and --event-fd,
 		// which may be a log file already past any useful limit (2>>file,
 		// systemd's StandardError=append:). The roles log through it.
-		Rlimits: commonRlimits(32, sandbox.Unlimited),
+		Rlimits: commonRlimits(64, sandbox.Unlimited),
 		Umask:   0o077,
 		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.Allow("waitid", "os/exec: waiting for the spawned roles (P_PIDFD)"),
