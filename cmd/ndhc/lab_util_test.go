@@ -184,7 +184,7 @@ func checkLogLines(t *testing.T, out string) {
 		// A role's line comes through the supervisor as ROLE[PID]: LINE.
 		if m := rolePrefix.FindStringSubmatch(line); m != nil {
 			line = line[len(m[0]):]
-			if !regexp.MustCompile(` role=` + m[1] + `( |$)`).MatchString(line) && strings.Contains(line, " role=") {
+			if !regexp.MustCompile(` role=`+m[1]+`( |$)`).MatchString(line) && strings.Contains(line, " role=") {
 				t.Errorf("line of %s names another role: %q", m[1], line)
 			}
 		}
