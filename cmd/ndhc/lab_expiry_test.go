@@ -17,9 +17,9 @@ import (
 // expires removes the address and starts over (INIT, SELECTING); once the
 // server is back it gets a lease again.
 //
-// The client raises any lease below 60 s to 60 s and dnsmasq any below 2
-// minutes to 2 minutes, so this uses Kea, which hands out the 60 s lease
-// as asked (T1 5 s, T2 10 s): about 70 s, run in parallel with the rest.
+// dnsmasq raises any lease below 2 minutes to 2 minutes, so this uses Kea,
+// which hands out the 60 s lease as asked (T1 5 s, T2 10 s): about 70 s,
+// run in parallel with the rest.
 func TestLabRebindExpiry(t *testing.T) {
 	t.Parallel()
 	lab.RequireServer(t, lab.Kea)
@@ -103,4 +103,32 @@ func TestLabRebindExpiry(t *testing.T) {
 	}
 	addr2, _ := c.boundAddr(20*time.Second, ii)
 	waitFor(t, 3*time.Second, "an address again", func() bool { return clientKernelAddr(t, l).prefix == addr2 })
+}
+
+// TestLabShortLease: a 20 s lease is used as given: the client renews at
+// T1 = 10 s, within the lease, and the kernel's lifetime of the address
+// never exceeds what the server granted. (The client used to raise it to
+// 60 s and renew 10 s after the server's lease had ended.)
+func TestLabShortLease(t *testing.T) {
+	t.Parallel()
+	lab.RequireServer(t, lab.Kea)
+	l := lab.NewT(t, lab.Config{Name: "short"})
+	gw := l.Net.Gateway()
+	if _, err := l.Net.Start(lab.Kea, lab.ServerConfig{LeaseTime: 20 * time.Second, Router: gw, DNS: []netip.Addr{gw}}); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, l, clientOpts{args: []string{"--arp-mode", "off"}})
+	bound, bi := c.waitRec(20*time.Second, "a lease", 0, state("BOUND"))
+	ls := c.waitLease(l.Client.IfName(), "the lease", func(*dhcpclient.Lease) bool { return true })
+	if ls.LeaseTime != 20*time.Second {
+		t.Fatalf("lease %v, want the server's 20 s", ls.LeaseTime)
+	}
+	if a := clientKernelAddr(t, l); a.valid > 20 {
+		t.Errorf("kernel valid lifetime %d s, want at most the 20 s lease", a.valid)
+	}
+	ren, _ := c.waitRec(15*time.Second, "RENEWING", bi, state("RENEWING", "BOUND"))
+	if d := ren.Time.Sub(bound.Time); d < 9*time.Second || d > 12*time.Second {
+		t.Errorf("RENEWING %v after BOUND, want T1 = 10 s", d)
+	}
+	c.waitRec(5*time.Second, "BOUND again", bi+1, state("BOUND", "RENEWING"))
 }

@@ -162,11 +162,14 @@ const (
 	defRebootTries      = 3
 	maxBackoff          = 64 * time.Second
 	gatewayQueries      = 2
-	// minLeaseSeconds is the shortest lease the client accepts as given;
-	// a shorter one is treated as this long, which bounds how often a
-	// server can make the client renew. T1 and T2 of this lease are 30
-	// and 52 s.
-	minLeaseSeconds = 60
+	// shortLeaseSeconds: a lease shorter than this is used as given (the
+	// address is never kept past the server's lease, RFC 2131 section
+	// 4.4.5) and logged. Raising it, as the client did, made it renew
+	// after the server's lease had ended while still using the address.
+	// How often a short lease makes the client send is bounded by the
+	// server's answers: RENEWING and REBINDING retransmit at most every
+	// RetransMin, and T1, T2 and the expiry are the only other timers.
+	shortLeaseSeconds = 60
 )
 
 // Settings configures a [Client]. Zero fields take defaults.

@@ -598,7 +598,7 @@ func (c *Client) ackOrNak(now time.Time, r *clientReply, addr netip.Addr) {
 		return
 	}
 	if r.shortLease {
-		c.log(slog.LevelWarn, "lease time below 60 s: using 60 s", slog.String("server", r.ServerID.String()))
+		c.log(slog.LevelWarn, "short lease", slog.String("server", r.ServerID.String()), slog.String("lease", durString(l.LeaseTime)))
 	}
 	switch c.state {
 	case StateRequesting:

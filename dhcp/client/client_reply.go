@@ -12,7 +12,7 @@ import (
 // clientReply is a BOOTREPLY that passed the client's checks.
 type clientReply struct {
 	dhcp.Reply
-	shortLease bool // the lease time was raised to minLeaseSeconds
+	shortLease bool // the lease is shorter than shortLeaseSeconds
 }
 
 // parseReply checks m as a reply to the client's current exchange: the
@@ -82,8 +82,7 @@ func (r *clientReply) times() (lease, t1, t2 uint32) {
 		}
 		return lease, infiniteSeconds, infiniteSeconds
 	}
-	if lease < minLeaseSeconds {
-		lease = minLeaseSeconds
+	if lease < shortLeaseSeconds {
 		r.shortLease = true
 	}
 	d1, d2 := lease/2, uint32(uint64(lease)*7/8)

@@ -681,7 +681,8 @@ func TestClientLeaseTimes(t *testing.T) {
 		{"only t2, above default t1", 3600, 0, 2000, time.Hour, 1800 * time.Second, 2000 * time.Second},
 		{"only t2, below default t1", 3600, 0, 1000, time.Hour, 1800 * time.Second, 3150 * time.Second},
 		{"odd lease", 3601, 0, 0, 3601 * time.Second, 1800 * time.Second, 3150 * time.Second},
-		{"short lease raised to 60 s", 10, 0, 0, time.Minute, 30 * time.Second, 52 * time.Second},
+		{"short lease as given", 10, 0, 0, 10 * time.Second, 5 * time.Second, 8 * time.Second},
+		{"short lease, t1 and t2 beyond it", 20, 25, 35, 20 * time.Second, 10 * time.Second, 17 * time.Second},
 		{"infinite", inf, 0, 0, InfiniteLease, InfiniteLease, InfiniteLease},
 		{"infinite with t1 only", inf, 100, 0, InfiniteLease, InfiniteLease, InfiniteLease},
 		{"infinite with t1 and t2", inf, 100, 200, InfiniteLease, 100 * time.Second, 200 * time.Second},
@@ -695,6 +696,15 @@ func TestClientLeaseTimes(t *testing.T) {
 			l := h.config
 			if l.LeaseTime != c.wantL || l.T1 != c.wantT1 || l.T2 != c.wantT2 {
 				t.Fatalf("lease %v t1 %v t2 %v, want %v %v %v", l.LeaseTime, l.T1, l.T2, c.wantL, c.wantT1, c.wantT2)
+			}
+			if c.wantL != InfiniteLease {
+				// The address is never used past the server's lease: with
+				// no answer, the client is in INIT by then.
+				h.advance(c.wantL + time.Second)
+				if st := h.c.State(); st == StateBound || st == StateRenewing || st == StateRebinding {
+					t.Fatalf("%v after the lease of %v ended", st, c.wantL)
+				}
+				return
 			}
 			if c.wantT1 == InfiniteLease {
 				if !l.RenewAt().IsZero() || !l.Expiry().IsZero() || l.Expired(h.now.Add(1e6*time.Hour)) {
