@@ -53,7 +53,7 @@ func RuntimeStress() Action {
 				}
 			}
 			runtime.GC()
-			keep = nil
+			runtime.KeepAlive(keep) // live through one collection, then freed
 			debug.FreeOSMemory()
 			old := debug.SetGCPercent(10)
 			for range 16 {
@@ -74,7 +74,6 @@ func RuntimeStress() Action {
 			runtime.Gosched()
 			runtime.GOMAXPROCS(n)
 			wg.Wait()
-			_ = keep
 			return nil
 		},
 	}
