@@ -74,6 +74,10 @@ const (
 	ErrHostname
 	// ErrNotPermitted is a peer that is not allowed to talk to this ifch.
 	ErrNotPermitted
+	// ErrRoutePolicy is a classless route the policy does not take: option
+	// 121 switched off, a prefix shorter than the policy's minimum, or a
+	// destination overlapping another interface's connected subnet.
+	ErrRoutePolicy
 
 	numCodes // keep last
 )
@@ -102,6 +106,7 @@ var codeNames = [numCodes]string{
 	ErrApply:          "apply-failed",
 	ErrHostname:       "hostname-failed",
 	ErrNotPermitted:   "not-permitted",
+	ErrRoutePolicy:    "route-policy",
 }
 
 // String returns the wire token of c, or "code(N)" for an unknown value.

@@ -10,6 +10,11 @@ import (
 const (
 	DefaultMinPrefixLen = 8
 	DefaultMaxRoutes    = 32
+	// DefaultMinRoutePrefix is the shortest classless route taken, the
+	// default route (/0) apart: TunnelVision-style routes (0/1 and 128/1,
+	// or any short prefix that outranks a VPN's default route) are
+	// dropped, while site routes of a /8 or longer still work.
+	DefaultMinRoutePrefix = 8
 	DefaultMaxDNS       = 8
 	DefaultMaxSearch    = 8
 	// DefaultMinMTU is the smallest datagram every IPv4 host must accept
@@ -41,8 +46,13 @@ type Policy struct {
 	// leased subnet (it is then installed with the onlink flag), as some
 	// cloud providers do with /32 leases.
 	AllowOffLinkRouter bool
-	// ForbidClasslessDefault refuses a 0.0.0.0/0 classless static route.
-	ForbidClasslessDefault bool
+	// Classless says which classless static routes (option 121) are
+	// taken: ClasslessOn (the zero value), ClasslessOff or
+	// ClasslessNoDefault.
+	Classless Classless
+	// MinRoutePrefix is the shortest prefix of a classless route other
+	// than the default route; zero means DefaultMinRoutePrefix.
+	MinRoutePrefix int
 	// MaxRoutes bounds the classless static routes.
 	MaxRoutes int
 	// MaxDNS bounds the DNS servers.
@@ -51,6 +61,53 @@ type Policy struct {
 	MaxSearch int
 	// MinMTU is the MTU floor, at least the package MinMTU.
 	MinMTU int
+}
+
+// Classless is a policy for classless static routes (RFC 3442).
+type Classless string
+
+// Classless route policies.
+const (
+	// ClasslessOn takes the routes, within MinRoutePrefix and away from
+	// other interfaces' subnets.
+	ClasslessOn Classless = ""
+	// ClasslessOff takes none: option 121 is ignored (and option 3 is
+	// then the default route, as the engine decides).
+	ClasslessOff Classless = "off"
+	// ClasslessNoDefault takes the routes but not a default route among
+	// them.
+	ClasslessNoDefault Classless = "no-default"
+)
+
+// ParseClassless reads on, off or no-default.
+func ParseClassless(s string) (Classless, error) {
+	switch s {
+	case "on":
+		return ClasslessOn, nil
+	case string(ClasslessOff), string(ClasslessNoDefault):
+		return Classless(s), nil
+	}
+	return "", fmt.Errorf("classless routes %q: want on, off or no-default", s)
+}
+
+// String returns on, off or no-default.
+func (c Classless) String() string {
+	if c == ClasslessOn {
+		return "on"
+	}
+	return string(c)
+}
+
+// MarshalText returns String's form.
+func (c Classless) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText parses ParseClassless's forms.
+func (c *Classless) UnmarshalText(b []byte) error {
+	v, err := ParseClassless(string(b))
+	if err == nil {
+		*c = v
+	}
+	return err
 }
 
 func orDefault(v, def int) int {
@@ -206,40 +263,58 @@ func (p *Policy) checkRoutes(c *Configure) error {
 	if n, limit := len(c.Routes), orDefault(p.MaxRoutes, DefaultMaxRoutes); n > limit {
 		return refuse(ErrTooManyRoutes, "route", "%d routes, at most %d", n, limit)
 	}
-	for i, r := range c.Routes {
-		f := fmt.Sprintf("route %d", i+1)
-		if !isPrefix4(r.Dst) {
-			return refuse(ErrBadRoute, f, "destination is not an IPv4 prefix")
-		}
-		if r.Dst != r.Dst.Masked() {
-			return refuse(ErrBadRoute, f, "destination %v has host bits set", r.Dst)
-		}
-		d := r.Dst.Addr()
-		if r.Dst.Bits() > 0 {
-			if why := notUnicast(d); why != "" {
-				return refuse(ErrBadRoute, f, "destination %v is not a unicast network", r.Dst)
-			}
-		} else {
-			if p.ForbidClasslessDefault {
-				return refuse(ErrDefaultRoute, f, "classless default routes are forbidden")
-			}
-			if c.Router.IsValid() {
-				return refuse(ErrDuplicate, f, "a classless default route and a router")
-			}
-		}
-		for j := range i {
-			if c.Routes[j].Dst == r.Dst {
-				return refuse(ErrDuplicate, f, "destination %v listed twice", r.Dst)
-			}
-		}
-		if r.Gateway == netip.IPv4Unspecified() {
-			continue // on-link route, RFC 3442 section 3
-		}
-		if err := p.checkGateway(f+" gateway", r.Gateway, c.Address); err != nil {
+	for i := range c.Routes {
+		if err := p.checkRoute(c, c.Routes[:i], i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkRoute checks route i of c after the routes before it: its form,
+// the policy's rules for classless routes, and its gateway.
+func (p *Policy) checkRoute(c *Configure, before []Route, i int) error {
+	r := c.Routes[i]
+	f := fmt.Sprintf("route %d", i+1)
+	if !isPrefix4(r.Dst) {
+		return refuse(ErrBadRoute, f, "destination is not an IPv4 prefix")
+	}
+	if r.Dst != r.Dst.Masked() {
+		return refuse(ErrBadRoute, f, "destination %v has host bits set", r.Dst)
+	}
+	if p.Classless == ClasslessOff {
+		return refuse(ErrRoutePolicy, f, "classless static routes are off")
+	}
+	d := r.Dst.Addr()
+	if r.Dst.Bits() > 0 {
+		// A prefix of /8 or longer lies in one /8, which the network
+		// address classifies; a shorter one spans unicast space unless it
+		// starts in multicast or class E (224/3).
+		if r.Dst.Bits() >= 8 || d.As4()[0] >= 224 {
+			if why := notUnicast(d); why != "" {
+				return refuse(ErrBadRoute, f, "destination %v is not a unicast network", r.Dst)
+			}
+		}
+		if min := orDefault(p.MinRoutePrefix, DefaultMinRoutePrefix); r.Dst.Bits() < min {
+			return refuse(ErrRoutePolicy, f, "%v is shorter than /%d (it would outrank other interfaces' default routes)", r.Dst, min)
+		}
+	} else {
+		if p.Classless == ClasslessNoDefault {
+			return refuse(ErrDefaultRoute, f, "classless default routes are forbidden")
+		}
+		if c.Router.IsValid() {
+			return refuse(ErrDuplicate, f, "a classless default route and a router")
+		}
+	}
+	for _, b := range before {
+		if b.Dst == r.Dst {
+			return refuse(ErrDuplicate, f, "destination %v listed twice", r.Dst)
+		}
+	}
+	if r.Gateway == netip.IPv4Unspecified() {
+		return nil // on-link route, RFC 3442 section 3
+	}
+	return p.checkGateway(f+" gateway", r.Gateway, c.Address)
 }
 
 // notUnicast says why a is not usable as a unicast host address anywhere,
@@ -319,9 +394,11 @@ func (p *Policy) checkMTU(mtu uint32) error {
 // refuse: DNS servers that are not unicast, repeat, or exceed the limit;
 // a domain or search domains that are not letter-digit-hyphen names, that
 // repeat or exceed the limit; an MTU out of range or below the floor; a
-// host name that is not a valid one. The address, broadcast, routes and
-// lifetimes are left alone: they make the lease, and Validate refuses
-// them whole. It returns one error (a *PolicyError) per field removed, so
+// host name that is not a valid one; classless routes the policy does not
+// take (option 121 off, a default route with no-default, a prefix shorter
+// than MinRoutePrefix), malformed ones, ones with an unacceptable gateway,
+// and those over the limit. The address, broadcast, router and lifetimes
+// are left alone: they make the lease, and Validate refuses them whole. It returns one error (a *PolicyError) per field removed, so
 // that the caller can log what it dropped.
 //
 // The engine calls it before it asks, so that one bad optional field
@@ -371,5 +448,20 @@ func (p *Policy) Sanitize(c *Configure) []error {
 			c.Hostname = ""
 		}
 	}
+	var routes []Route
+	all := c.Routes
+	for i := range all {
+		c.Routes = append(routes, all[i])
+		if err := p.checkRoute(c, routes, len(routes)); err != nil {
+			dropped = append(dropped, err)
+			continue
+		}
+		if len(routes) == orDefault(p.MaxRoutes, DefaultMaxRoutes) {
+			dropped = append(dropped, refuse(ErrTooManyRoutes, fmt.Sprintf("route %d", i+1), "over the limit of %d", len(routes)))
+			continue
+		}
+		routes = append(routes, all[i])
+	}
+	c.Routes = routes
 	return dropped
 }

@@ -138,7 +138,11 @@ func TestHostileMessages(t *testing.T) {
 		{"route gateway broadcast", edit(good, "route 198", "route 198.51.100.0/24 255.255.255.255\n"), nil, ErrNotUnicast},
 		{"too many routes", edit(good, "route 198", repeatLines("route 10.%.0.0/16 192.0.2.254\n", 33, func(i int) string { return strings.TrimLeft(itoa(i+1), "0") })), nil, ErrTooManyRoutes},
 		{"routes over configured bound", good, func(p *Policy) { p.MaxRoutes = 1 }, ErrTooManyRoutes},
-		{"classless default forbidden", edit(edit(good, "router", ""), "route 198", "route 0.0.0.0/0 192.0.2.254\n"), func(p *Policy) { p.ForbidClasslessDefault = true }, ErrDefaultRoute},
+		{"classless default forbidden", edit(edit(good, "router", ""), "route 198", "route 0.0.0.0/0 192.0.2.254\n"), func(p *Policy) { p.Classless = ClasslessNoDefault }, ErrDefaultRoute},
+		{"classless routes off", good, func(p *Policy) { p.Classless = ClasslessOff }, ErrRoutePolicy},
+		{"TunnelVision 0/1", edit(good, "route 198", "route 0.0.0.0/1 192.0.2.254\n"), nil, ErrRoutePolicy},
+		{"TunnelVision 128/1", edit(good, "route 198", "route 128.0.0.0/1 192.0.2.254\n"), nil, ErrRoutePolicy},
+		{"route shorter than the configured minimum", edit(good, "route 198", "route 10.0.0.0/8 192.0.2.254\n"), func(p *Policy) { p.MinRoutePrefix = 16 }, ErrRoutePolicy},
 		{"router and classless default", edit(good, "route 198", "route 0.0.0.0/0 192.0.2.254\n"), nil, ErrDuplicate},
 		{"duplicate route", edit(good, "route 203", "route 198.51.100.0/24 192.0.2.253\n"), nil, ErrDuplicate},
 		{"too many dns", edit(good, "dns 9", repeatLines("dns 9.9.9.%\n", 9, func(i int) string { return strings.TrimLeft(itoa(i+1), "0") })), nil, ErrTooManyServers},
@@ -281,7 +285,7 @@ func optionalField(err error) bool {
 	if !errors.As(err, &pe) {
 		return false
 	}
-	for _, f := range []string{"dns", "domain", "search", "mtu", "hostname"} {
+	for _, f := range []string{"dns", "domain", "search", "mtu", "hostname", "route"} {
 		if pe.Field == f || strings.HasPrefix(pe.Field, f+" ") {
 			return true
 		}
@@ -333,5 +337,53 @@ func TestSanitize(t *testing.T) {
 	bad := &Configure{Interface: "eth0", Address: netip.MustParsePrefix("127.0.0.5/8"), Valid: 60, Preferred: 60}
 	if d := p.Sanitize(bad); len(d) != 0 || p.Validate(bad) == nil {
 		t.Fatalf("loopback lease: dropped %v, validate %v", d, p.Validate(bad))
+	}
+}
+
+// TestSanitizeRoutes: routes the policy does not take are dropped, one by
+// one, and the rest of the lease stays.
+func TestSanitizeRoutes(t *testing.T) {
+	base := func() *Configure {
+		return &Configure{
+			Interface: "eth0", Address: netip.MustParsePrefix("192.0.2.10/24"), Valid: 600, Preferred: 600,
+			Routes: []Route{
+				{Dst: netip.MustParsePrefix("0.0.0.0/1"), Gateway: netip.MustParseAddr("192.0.2.66")},
+				{Dst: netip.MustParsePrefix("128.0.0.0/1"), Gateway: netip.MustParseAddr("192.0.2.66")},
+				{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("192.0.2.1")},
+				{Dst: netip.MustParsePrefix("10.20.0.0/16"), Gateway: netip.MustParseAddr("192.0.2.1")},
+				{Dst: netip.MustParsePrefix("10.20.0.0/16"), Gateway: netip.MustParseAddr("192.0.2.2")},
+				{Dst: netip.MustParsePrefix("172.16.0.0/12"), Gateway: netip.MustParseAddr("203.0.113.9")},
+			},
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		p    Policy
+		want []string
+	}{
+		{"defaults", Policy{}, []string{"0.0.0.0/0", "10.20.0.0/16"}},
+		{"no default", Policy{Classless: ClasslessNoDefault}, []string{"10.20.0.0/16"}},
+		{"off", Policy{Classless: ClasslessOff}, nil},
+		{"minimum /1", Policy{MinRoutePrefix: 1}, []string{"0.0.0.0/1", "128.0.0.0/1", "0.0.0.0/0", "10.20.0.0/16"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.p
+			p.Interfaces = []string{"eth0"}
+			c := base()
+			dropped := p.Sanitize(c)
+			var got []string
+			for _, r := range c.Routes {
+				got = append(got, r.Dst.String())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("kept %v, want %v (dropped %v)", got, tc.want, dropped)
+			}
+			if len(dropped) != len(base().Routes)-len(tc.want) {
+				t.Errorf("%d dropped, want %d", len(dropped), len(base().Routes)-len(tc.want))
+			}
+			if err := p.Validate(c); err != nil {
+				t.Errorf("after Sanitize: %v", err)
+			}
+		})
 	}
 }

@@ -134,7 +134,8 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.IntVar(&c.policy.MaxSearch, "max-search", ifch.DefaultMaxSearch, "most search domains")
 	fs.BoolVar(&c.policy.AllowLinkLocal, "allow-link-local", false, "accept 169.254/16 addresses")
 	fs.BoolVar(&c.policy.AllowOffLinkRouter, "allow-offlink-router", false, "accept routers outside the leased subnet (installed onlink)")
-	fs.BoolVar(&c.policy.ForbidClasslessDefault, "forbid-classless-default", false, "refuse a default route in the classless static routes")
+	fs.TextVar(&c.policy.Classless, "classless-routes", ifch.ClasslessOn, "option 121 routes taken: on, off or no-default (no default route among them); the others are dropped")
+	fs.IntVar(&c.policy.MinRoutePrefix, "min-route-prefix", ifch.DefaultMinRoutePrefix, "shortest classless route taken, the default route apart; shorter ones (TunnelVision's 0/1 and 128/1) are dropped")
 	fs.StringVar(&c.ifchUser, "ifch-user", policies.IfchUser, "run as `USER` (name or uid) after start-up; the group has the same name")
 	fs.StringVar(&c.emptyDir, "empty-dir", policies.EmptyDir, "empty root-owned `DIR` to chroot to (created if missing)")
 	fs.StringVar(&c.degrade, "allow-degraded-sandbox", "", "comma-separated sandbox `LAYERS` (landlock, seccomp) that may be missing; logged")
@@ -192,6 +193,9 @@ func (c *config) validate() error {
 	}
 	if c.policy.MinMTU < ifch.MinMTU || c.policy.MinMTU > ifch.MaxMTU {
 		return fmt.Errorf("ifchd: -mtu-floor must be %d..%d", ifch.MinMTU, ifch.MaxMTU)
+	}
+	if c.policy.MinRoutePrefix < 1 || c.policy.MinRoutePrefix > 32 {
+		return errors.New("ifchd: -min-route-prefix must be 1..32")
 	}
 	if c.policy.MinPrefixLen < 1 || c.policy.MinPrefixLen > 32 {
 		return errors.New("ifchd: -min-prefix must be 1..32")

@@ -59,6 +59,8 @@ type clientFlags struct {
 	setHostname    bool
 	minPrefix      int
 	mtuFloor       int
+	classless      ifch.Classless
+	minRoute       int
 
 	level  slog.Level
 	format logging.Format
@@ -98,6 +100,8 @@ func newClientFlags() *clientFlags {
 	fs.BoolVar(&c.setHostname, "set-hostname", false, "set the system hostname from the lease (option 12), through a role holding only CAP_SYS_ADMIN under a seccomp list that allows sethostname alone")
 	fs.IntVar(&c.minPrefix, "min-prefix", 0, "shortest subnet prefix accepted (0: ifch's default, 8)")
 	fs.IntVar(&c.mtuFloor, "mtu-floor", 0, "smallest MTU accepted from the server (0: ifch's default, 576)")
+	fs.TextVar(&c.classless, "classless-routes", ifch.ClasslessOn, "option 121 routes: on, off (option 3 is the default route) or no-default (no default route among them)")
+	fs.IntVar(&c.minRoute, "min-route-prefix", 0, "shortest option 121 route taken, the default route apart (0: 8); shorter ones (TunnelVision's 0/1 and 128/1) are dropped")
 	return c
 }
 
@@ -173,8 +177,8 @@ func (c *clientFlags) validate() error {
 	if c.ranges, err = parseRanges(c.allowRanges); err != nil {
 		return err
 	}
-	if c.routeMetric < 0 || c.minPrefix < 0 || c.minPrefix > 32 || c.mtuFloor < 0 || c.mtuFloor > 65535 {
-		return errors.New("route-metric, min-prefix (0..32) and mtu-floor (0..65535) must be in range")
+	if c.routeMetric < 0 || c.minPrefix < 0 || c.minPrefix > 32 || c.mtuFloor < 0 || c.mtuFloor > 65535 || c.minRoute < 0 || c.minRoute > 32 {
+		return errors.New("route-metric, min-prefix (0..32), min-route-prefix (0..32) and mtu-floor (0..65535) must be in range")
 	}
 	if c.setHostname && c.ifchd != "" {
 		return errors.New("set-hostname: with --ifchd, ifchd sets the hostname (or not); ndhc spawns no ifch to ask")
@@ -243,9 +247,10 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger, stderr io.W
 		Policy: ifch.Policy{
 			Interfaces: []string{ifi.Name}, AllowedRanges: c.ranges, MinPrefixLen: c.minPrefix,
 			AllowLinkLocal: c.allowLinkLocal, AllowOffLinkRouter: c.allowOffLink, MinMTU: c.mtuFloor,
+			Classless: c.classless, MinRoutePrefix: c.minRoute,
 		},
 	}
-	eng.Limits = ifch.Policy{MinMTU: c.mtuFloor}
+	eng.Limits = ifch.Policy{MinMTU: c.mtuFloor, Classless: c.classless, MinRoutePrefix: c.minRoute, AllowOffLinkRouter: c.allowOffLink}
 	sc := &supervisor.Config{
 		Log: log, Stderr: stderr, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd, OneShotTimeout: c.timeout,
 		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg},

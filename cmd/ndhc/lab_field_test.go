@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -475,6 +477,70 @@ func TestLabLogFormats(t *testing.T) {
 		}
 		if roleLines == 0 {
 			t.Errorf("%s: no line of a role", format)
+		}
+	}
+}
+
+// TestLabTunnelVision: a server pushes the routes of CVE-2024-3661 (0/1
+// and 128/1, which outrank any default route, such as a VPN's) and a route
+// over the subnet of another interface (the VPN's own). The lease is
+// configured with its legitimate routes; those three are dropped. With
+// --classless-routes off the server's option 3 router is the default
+// route and no classless route is installed.
+func TestLabTunnelVision(t *testing.T) {
+	l := newLab(t, "tunnel")
+	gw := l.Net.Gateway()
+	if _, err := l.Client.Run(context.Background(), "ip", "link", "add", "vpn0", "type", "veth", "peer", "name", "vpn1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"addr", "add", "10.99.0.2/24", "dev", "vpn0"}, {"link", "set", "vpn0", "up"}} {
+		if _, err := l.Client.Run(context.Background(), append([]string{"ip"}, args...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := lab.ServerConfig{Router: gw, DNS: []netip.Addr{gw}, ClasslessRoutes: []lab.StaticRoute{
+		{Dst: netip.MustParsePrefix("0.0.0.0/1"), Gateway: gw},
+		{Dst: netip.MustParsePrefix("128.0.0.0/1"), Gateway: gw},
+		{Dst: netip.MustParsePrefix("10.99.0.0/16"), Gateway: gw},
+		{Dst: netip.MustParsePrefix("192.168.77.0/24"), Gateway: gw},
+		{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: gw},
+	}}
+	if _, err := l.StartDnsmasq(cfg); err != nil {
+		t.Fatal(err)
+	}
+	routes := func() []string {
+		t.Helper()
+		rs, err := l.Client.Routes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			if r.Gateway.IsValid() {
+				out = append(out, r.Dst.String())
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, mode := range []string{"on", "off"} {
+		c := startClient(t, l, clientOpts{args: []string{"-q", "--arp-mode", "off", "--classless-routes", mode}})
+		if code := c.wait(20 * time.Second); code != 0 {
+			t.Fatalf("%s: exit %d", mode, code)
+		}
+		want := "0.0.0.0/0 192.168.77.0/24"
+		if mode == "off" {
+			want = "0.0.0.0/0"
+		}
+		if got := strings.Join(routes(), " "); got != want {
+			t.Errorf("--classless-routes %s: routes via a gateway %q, want %q", mode, got, want)
+		}
+		if !clientKernelAddr(t, l).exists {
+			t.Errorf("--classless-routes %s: no address", mode)
+		}
+		// The next run starts from a clean interface.
+		if _, err := l.Client.Run(context.Background(), "ip", "-4", "addr", "flush", "dev", l.Client.IfName()); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

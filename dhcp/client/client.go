@@ -198,6 +198,11 @@ type Settings struct {
 	// OneShot makes the client exit after the first bind, leaving the
 	// address configured with its lifetimes.
 	OneShot bool
+	// IgnoreClasslessRoutes ignores option 121, so that option 3 is the
+	// default route (an operator's choice against TunnelVision-style
+	// routes, CVE-2024-3661). By default option 121 is used and option 3
+	// ignored when both are present (RFC 3442 section 2).
+	IgnoreClasslessRoutes bool
 }
 
 // Validate reports settings the client cannot work with: a MAC that is

@@ -545,7 +545,7 @@ func (c *Client) handlePacket(now time.Time, m *dhcp.Message) {
 			c.drop("message: not an offer", slog.String("type", r.Type.String()))
 			return
 		}
-		l, err := r.lease(now)
+		l, err := r.lease(now, c.s.IgnoreClasslessRoutes)
 		if err != nil {
 			c.drop("offer", slog.String("err", err.Error()))
 			return
@@ -592,7 +592,7 @@ func (c *Client) ackOrNak(now time.Time, r *clientReply, addr netip.Addr) {
 		c.drop("ack: for another address", slog.String("yiaddr", r.Msg.YIAddr.String()), slog.String("requested", addr.String()))
 		return
 	}
-	l, err := r.lease(c.reqSent)
+	l, err := r.lease(c.reqSent, c.s.IgnoreClasslessRoutes)
 	if err != nil {
 		c.drop("ack", slog.String("err", err.Error()))
 		return

@@ -101,7 +101,7 @@ func (r *clientReply) times() (lease, t1, t2 uint32) {
 
 // lease builds the lease an offer or ack describes, starting at acquired,
 // and validates it.
-func (r *clientReply) lease(acquired time.Time) (*Lease, error) {
+func (r *clientReply) lease(acquired time.Time, ignoreClassless bool) (*Lease, error) {
 	bits := classfulBits(r.Msg.YIAddr)
 	if r.SubnetMask.IsValid() {
 		bits, _ = dhcp.MaskBits(r.SubnetMask)
@@ -121,7 +121,7 @@ func (r *clientReply) lease(acquired time.Time) (*Lease, error) {
 		T2:        fromSeconds(t2),
 		Acquired:  acquired,
 	}
-	if rs := r.Routes(); len(rs) > 0 {
+	if rs := r.Routes(); len(rs) > 0 && !ignoreClassless {
 		l.Routes = append([]dhcp.Route(nil), rs...)
 	} else {
 		l.Routers = cloneAddrs(r.Routers())

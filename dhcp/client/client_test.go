@@ -1009,3 +1009,15 @@ func clReadCapture(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// TestClientIgnoreClasslessRoutes: with option 121 switched off, option 3
+// is the default route and the server's classless routes are not used.
+func TestClientIgnoreClasslessRoutes(t *testing.T) {
+	h := newClHarness(t, Settings{ARP: ARPOff, IgnoreClasslessRoutes: true}, nil)
+	h.srv.routes = true
+	h.toChecking()
+	h.wantState(StateBound)
+	if len(h.config.Routes) != 0 || len(h.config.Routers) == 0 || h.config.Gateway() != clRouter {
+		t.Fatalf("lease %+v: want option 3's router and no classless routes", h.config)
+	}
+}

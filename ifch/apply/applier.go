@@ -136,7 +136,11 @@ func (a *Applier) Configure(c *ifch.Configure) error {
 		return err
 	}
 	m := a.memo(c.Interface)
-	want := state{Up: true, MTU: int(c.MTU), Addrs: []Addr{desiredAddr(c)}, Routes: desiredRoutes(c)}
+	routes, err := a.awayFromOthers(l, desiredRoutes(c))
+	if err != nil {
+		return err
+	}
+	want := state{Up: true, MTU: int(c.MTU), Addrs: []Addr{desiredAddr(c)}, Routes: routes}
 	if want.MTU == 0 {
 		want.MTU = m.origMTU // back to the original when the lease stops asking
 	} else if m.origMTU == 0 && want.MTU != l.MTU {
@@ -344,6 +348,27 @@ func broadcastOf(p netip.Prefix) netip.Addr {
 		b[i] |= byte(host >> (24 - 8*i))
 	}
 	return netip.AddrFrom4(b)
+}
+
+// awayFromOthers drops the routes whose destination overlaps a subnet
+// connected to another interface (other than a default route): a server
+// on this link must not take over the traffic of another link, a VPN's
+// say (TunnelVision, CVE-2024-3661). Each drop is logged.
+func (a *Applier) awayFromOthers(l Link, rs []Route) ([]Route, error) {
+	others, err := a.k.OtherPrefixes(l)
+	if err != nil {
+		return nil, err
+	}
+	var kept []Route
+	for _, r := range rs {
+		i := slices.IndexFunc(others, func(o netip.Prefix) bool { return r.Dst.Bits() > 0 && r.Dst.Overlaps(o) })
+		if i >= 0 {
+			a.cfg.Log.Warn("route dropped: it overlaps another interface's subnet", "iface", l.Name, "route", r.String(), "subnet", others[i])
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, nil
 }
 
 func desiredRoutes(c *ifch.Configure) []Route {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -335,5 +336,35 @@ func TestResolvShrinks(t *testing.T) {
 	b, err := os.ReadFile(f.Name())
 	if err != nil || string(b) != want {
 		t.Fatalf("got %q, %v", b, err)
+	}
+}
+
+// TestRoutesAwayFromOtherLinks: a route whose destination overlaps a
+// subnet of another interface (a VPN's, say) is dropped; the rest of the
+// request is applied.
+func TestRoutesAwayFromOtherLinks(t *testing.T) {
+	k := newFakeKernel(Link{Index: 2, Name: "eth0", MTU: 1500}, Link{Index: 3, Name: "wg0", MTU: 1420})
+	k.links["wg0"].addrs = []Addr{{Prefix: netip.MustParsePrefix("10.8.0.2/24"), Permanent: true}}
+	a := New(k, Config{})
+	msg := "configure eth0\naddress 192.0.2.10/24\n" +
+		"route 0.0.0.0/0 192.0.2.1\nroute 10.8.0.0/16 192.0.2.1\nroute 10.8.0.128/25 192.0.2.1\nroute 198.51.100.0/24 192.0.2.1\n" +
+		"lifetime 600 600\n"
+	if r := a.Do(mustCommand(t, msg)); r.Code != ifch.CodeOK {
+		t.Fatal(r)
+	}
+	rs, err := k.Routes(Link{Index: 2, Name: "eth0"}, DefaultMetric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.Dst.String())
+	}
+	slices.Sort(got)
+	if want := "0.0.0.0/0 198.51.100.0/24"; strings.Join(got, " ") != want {
+		t.Fatalf("routes %v, want %s: the default route and the one away from wg0's 10.8.0.0/24", got, want)
+	}
+	if as, _ := k.Addrs(Link{Index: 2, Name: "eth0"}); len(as) != 1 {
+		t.Errorf("addresses %v, want the lease's", as)
 	}
 }

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"syscall"
@@ -117,6 +118,19 @@ func (k *fakeKernel) SetMTU(l Link, mtu int) error {
 	}
 	fl.MTU = mtu
 	return nil
+}
+
+func (k *fakeKernel) OtherPrefixes(l Link) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for name, fl := range k.links {
+		if name == l.Name {
+			continue
+		}
+		for _, a := range fl.addrs {
+			ps = append(ps, a.Prefix.Masked())
+		}
+	}
+	return ps, nil
 }
 
 func (k *fakeKernel) Addrs(l Link) ([]Addr, error) {

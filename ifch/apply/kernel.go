@@ -56,6 +56,8 @@ type Kernel interface {
 	// destination with the same metric.
 	ReplaceRoute(l Link, r Route, metric int) error
 	DelRoute(l Link, r Route, metric int) error
+	// OtherPrefixes lists the IPv4 subnets connected to every link but l.
+	OtherPrefixes(l Link) ([]netip.Prefix, error)
 }
 
 // state is the part of a link's state the applier converges: what it owns

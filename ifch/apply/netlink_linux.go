@@ -73,6 +73,27 @@ func (n *Netlink) SetLinkUp(l Link) error { return n.h.LinkSetUp(dev(l)) }
 // SetMTU implements Kernel.
 func (n *Netlink) SetMTU(l Link, mtu int) error { return n.h.LinkSetMTU(dev(l), mtu) }
 
+// OtherPrefixes implements Kernel.
+func (n *Netlink) OtherPrefixes(l Link) ([]netip.Prefix, error) {
+	nas, err := n.h.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, err
+	}
+	var ps []netip.Prefix
+	for _, na := range nas {
+		if na.IPNet == nil || na.LinkIndex == l.Index {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(na.IP.To4())
+		bits, _ := na.Mask.Size()
+		if !ok || ip.IsLoopback() {
+			continue
+		}
+		ps = append(ps, netip.PrefixFrom(ip, bits).Masked())
+	}
+	return ps, nil
+}
+
 // Addrs implements Kernel.
 func (n *Netlink) Addrs(l Link) ([]Addr, error) {
 	nas, err := n.h.AddrList(dev(l), netlink.FAMILY_V4)

@@ -86,6 +86,14 @@ func Serve(conn net.Conn, a *Applier, o ServeOptions) error {
 			rerr := reply(ifch.ReplyFor(err))
 			return errors.Join(fmt.Errorf("%w: %w", ErrProtocol, err), rerr)
 		}
+		// An optional field the policy does not take (a classless route
+		// it does not accept, a bad name, a DNS server over the limit) is
+		// dropped and logged; what makes the lease is validated whole.
+		if c, ok := cmd.(*ifch.Configure); ok && o.Policy.Allows(c.Interface) {
+			for _, d := range o.Policy.Sanitize(c) {
+				log.Warn("dropped from the request", "iface", c.Interface, "err", d)
+			}
+		}
 		if err := o.Policy.Validate(cmd); err != nil {
 			log.Warn("refused", "iface", cmd.Iface(), "err", err)
 			if err := reply(ifch.ReplyFor(err)); err != nil {

@@ -769,6 +769,10 @@ func TestConfigureFor(t *testing.T) {
 			l.Routes = []dhcp.Route{r1, rdef}
 		}, ifch.Configure{Address: tPrefix, Routes: []ifch.Route{{Dst: r1.Dst, Gateway: r1.Gateway}, {Dst: rdef.Dst, Gateway: rdef.Gateway}},
 			Valid: 3000, Preferred: 3000}},
+		{"a route that covers the on-link server is dropped", func(l *client.Lease) {
+			l.Routes = []dhcp.Route{r1, {Dst: netip.PrefixFrom(tServer, 32), Gateway: netip.MustParseAddr("192.0.2.66")}, rdef}
+		}, ifch.Configure{Address: tPrefix, Routes: []ifch.Route{{Dst: r1.Dst, Gateway: r1.Gateway}, {Dst: rdef.Dst, Gateway: rdef.Gateway}},
+			Valid: 3000, Preferred: 3000}},
 		{"search list over domain", func(l *client.Lease) {
 			l.Domain = name("example.org")
 			l.Search = []dhcp.DomainName{name("example.net")}

@@ -17,7 +17,11 @@ import (
 //   - the default route is the first router of option 3 only when the
 //     lease has no classless static routes: with option 121 present,
 //     option 3 is ignored (RFC 3442 section 2), and a default route, if
-//     any, is one of the classless routes;
+//     any, is one of the classless routes (with --classless-routes off
+//     the client ignores option 121 instead, and the lease has none);
+//   - a classless route (other than the default) that covers the DHCP
+//     server, when the server is on the leased subnet, is dropped: it
+//     would send the renewals elsewhere;
 //   - the search list is option 119, or the domain name of option 15
 //     when the server sent no option 119;
 //   - the address's lifetimes are what remains of the lease, at least one
@@ -36,6 +40,9 @@ func ConfigureFor(iface string, l *client.Lease, now time.Time) *ifch.Configure 
 		c.Router = l.Gateway()
 	}
 	for _, r := range l.Routes {
+		if r.Dst.Bits() > 0 && r.Dst.Contains(l.ServerID) && l.Addr.Masked().Contains(l.ServerID) {
+			continue
+		}
 		c.Routes = append(c.Routes, ifch.Route{Dst: r.Dst, Gateway: r.Gateway})
 	}
 	for _, s := range l.Search {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ndhc-go/ndhc/dhcp"
 	"github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/config"
 )
 
@@ -115,6 +116,7 @@ func (e *Engine) settings() (client.Settings, error) {
 	s := client.Settings{
 		MAC: c.Link.MAC, DefendRelentless: c.Relentless, OneShot: c.OneShot,
 		ARP: c.ARP, Hostname: c.Hostname, RequestAddr: c.Request,
+		IgnoreClasslessRoutes: c.Limits.Classless == ifch.ClasslessOff,
 	}
 	s.ARPTimings.FastWait = c.ARPWait
 	if c.VendorClass != "" {
