@@ -15,8 +15,8 @@ const (
 	// or any short prefix that outranks a VPN's default route) are
 	// dropped, while site routes of a /8 or longer still work.
 	DefaultMinRoutePrefix = 8
-	DefaultMaxDNS       = 8
-	DefaultMaxSearch    = 8
+	DefaultMaxDNS         = 8
+	DefaultMaxSearch      = 8
 	// DefaultMinMTU is the smallest datagram every IPv4 host must accept
 	// (RFC 791); smaller MTUs exist but are not what a DHCP server should
 	// hand out to a stranger.
