@@ -3,6 +3,7 @@
 package policies_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/ndhc-go/ndhc/policies"
@@ -26,8 +27,26 @@ var all = []string{"supervisor", "engine", "sockd", "ifch", "hostname"}
 
 var calls = []call{
 	{"futex", [6]uint64{}, all},
-	{"clone", [6]uint64{unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_SYSVSEM | unix.CLONE_THREAD}, all},
+	{"clone", [6]uint64{sandbox.CloneThreads[0].Value}, all},
 	{"clone", [6]uint64{uint64(unix.SIGCHLD)}, nil},
+	// A thread in new namespaces, or any other flag than the runtime's.
+	{"clone", [6]uint64{sandbox.CloneThreads[0].Value | unix.CLONE_NEWUSER}, nil},
+	{"clone", [6]uint64{sandbox.CloneThreads[0].Value | unix.CLONE_NEWNET}, nil},
+	{"clone", [6]uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, nil},
+	// madvise: the runtime's advice only; MADV_HWPOISON offlines memory.
+	{"madvise", [6]uint64{0, 4096, unix.MADV_DONTNEED}, all},
+	{"madvise", [6]uint64{0, 4096, unix.MADV_FREE}, all},
+	{"madvise", [6]uint64{0, 4096, unix.MADV_HWPOISON}, nil},
+	{"madvise", [6]uint64{0, 4096, unix.MADV_REMOVE}, nil},
+	// fcntl: descriptor flags, never another process's signals.
+	{"fcntl", [6]uint64{3, unix.F_GETFL}, all},
+	{"fcntl", [6]uint64{3, unix.F_DUPFD_CLOEXEC}, all},
+	{"fcntl", [6]uint64{3, unix.F_SETOWN, 1}, nil},
+	{"fcntl", [6]uint64{3, unix.F_SETSIG, 9}, nil},
+	// tgkill: the process's own threads (the filter is compiled with the
+	// test's pid) and no other process's.
+	{"tgkill", [6]uint64{uint64(os.Getpid()), 1, 23}, all},
+	{"tgkill", [6]uint64{1, 1, 9}, nil},
 	{"clone3", [6]uint64{}, nil},
 	{"fork", [6]uint64{}, nil},
 	{"execve", [6]uint64{}, nil},

@@ -107,10 +107,17 @@ type Cond struct {
 	Op    Op     `json:"op"`
 	Value uint64 `json:"value"`
 	Label string `json:"label,omitempty"`
+	// Self compares with the process id of the process that installs the
+	// filter (getpid() at Enter) instead of Value, which must be zero:
+	// tgkill(getpid(), ...) reaches the role's own threads only.
+	Self bool `json:"self,omitempty"`
 }
 
 // String renders a condition as "arg0 == AF_PACKET(17)".
 func (c Cond) String() string {
+	if c.Self {
+		return fmt.Sprintf("arg%d %s getpid()", c.Arg, c.Op)
+	}
 	v := fmt.Sprintf("%#x", c.Value)
 	if c.Value < 4096 {
 		v = fmt.Sprintf("%d", c.Value)
@@ -206,6 +213,9 @@ func (p *Policy) Validate() error {
 				}
 				if _, ok := seccompOps[c.Op]; !ok {
 					return bad("syscall %s: unknown operation %q", s.Name, c.Op)
+				}
+				if c.Self && (c.Value != 0 || c.Op != Eq) {
+					return bad("syscall %s: a getpid() condition compares with == and has no value", s.Name)
 				}
 			}
 		}

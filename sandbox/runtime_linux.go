@@ -2,12 +2,30 @@
 
 package sandbox
 
-import "golang.org/x/sys/unix"
+import (
+	"maps"
+	"slices"
 
-// CloneThreads is the condition under which clone(2) may run: the Go
-// runtime creates OS threads with CLONE_VM|CLONE_THREAD (and more flags);
-// a call without them would be a new process, which no role needs.
-var CloneThreads = []Cond{{Arg: 0, Op: BitsSet, Value: unix.CLONE_VM | unix.CLONE_THREAD, Label: "CLONE_VM|CLONE_THREAD"}}
+	"golang.org/x/sys/unix"
+)
+
+// CloneThreads is the condition under which clone(2) may run: exactly the
+// flags with which the Go runtime creates an OS thread (runtime/os_linux.go
+// cloneFlags, plus CLONE_SETTLS, which the amd64 assembly adds). Anything
+// else would be a new process, or a thread in new namespaces, which no
+// role needs.
+var CloneThreads = []Cond{{Arg: 0, Op: Eq,
+	Value: unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_SYSVSEM | unix.CLONE_THREAD | archCloneFlags,
+	Label: "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_SYSVSEM|CLONE_THREAD" + archCloneLabel}}
+
+// anyOf is one condition list per value: argument arg equals one of them.
+func anyOf(arg int, vals map[uint64]string) [][]Cond {
+	var out [][]Cond
+	for _, v := range slices.Sorted(maps.Keys(vals)) {
+		out = append(out, []Cond{{Arg: arg, Op: Eq, Value: v, Label: vals[v]}})
+	}
+	return out
+}
 
 // RuntimeBase is what a static (CGO_ENABLED=0) Go program needs after its
 // sandbox is in place, provided every descriptor it polls was created
@@ -25,7 +43,9 @@ func RuntimeBase() []Syscall {
 		Allow("futex", "runtime: locks, parking"),
 		Allow("mmap", "runtime: heap and stacks"),
 		Allow("munmap", "runtime: returning stacks and heap spans"),
-		Allow("madvise", "runtime: scavenger returns memory"),
+		AllowIf("madvise", "runtime: returning memory (MADV_FREE, MADV_DONTNEED) and huge page hints (runtime/mem_linux.go); never MADV_HWPOISON and the like",
+			anyOf(2, map[uint64]string{unix.MADV_DONTNEED: "MADV_DONTNEED", unix.MADV_FREE: "MADV_FREE", unix.MADV_HUGEPAGE: "MADV_HUGEPAGE",
+				unix.MADV_NOHUGEPAGE: "MADV_NOHUGEPAGE", unix.MADV_COLLAPSE: "MADV_COLLAPSE"})...),
 		AllowIf("clone", "runtime: new OS threads (threads only, never processes)", CloneThreads),
 		Allow("exit", "runtime: thread exit"),
 		Allow("exit_group", "process exit"),
@@ -35,7 +55,8 @@ func RuntimeBase() []Syscall {
 		Allow("sigaltstack", "runtime: signal stacks on new threads"),
 		Allow("gettid", "runtime: thread ids for signals"),
 		Allow("getpid", "runtime: preemption signals to its own threads"),
-		Allow("tgkill", "runtime: preemption signals to its own threads (Landlock scoping refuses other processes)"),
+		AllowIf("tgkill", "runtime: preemption signals to its own threads: the process's own id only, whatever Landlock's scoping covers",
+			[]Cond{{Arg: 0, Op: Eq, Self: true}}),
 		Allow("nanosleep", "runtime: usleep in the scheduler"),
 		Allow("restart_syscall", "kernel: resumes a nanosleep or futex wait that a signal (Go's preemption, SIGURG) interrupted"),
 		Allow("sched_yield", "runtime: osyield in the scheduler"),
@@ -48,7 +69,8 @@ func RuntimeBase() []Syscall {
 		Allow("read", "poller wakeups (eventfd), reads from held descriptors"),
 		Allow("write", "poller wakeups (eventfd), log lines to stderr"),
 		Allow("close", "closing descriptors"),
-		Allow("fcntl", "os: descriptor flags when wrapping descriptors"),
+		AllowIf("fcntl", "os, net, internal/poll: descriptor flags when wrapping handed descriptors, close-on-exec duplicates; never F_SETOWN or F_SETSIG",
+			anyOf(1, map[uint64]string{unix.F_GETFD: "F_GETFD", unix.F_SETFD: "F_SETFD", unix.F_GETFL: "F_GETFL", unix.F_SETFL: "F_SETFL", unix.F_DUPFD_CLOEXEC: "F_DUPFD_CLOEXEC"})...),
 		Allow("sendmsg", "IPC: messages on the role's SOCK_SEQPACKET channels"),
 		Allow("recvmsg", "IPC: messages on the role's SOCK_SEQPACKET channels"),
 	}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -70,7 +71,11 @@ func seccompPolicy(p *Policy) seccomp.Policy {
 		for _, list := range s.Any {
 			var cs seccomp.ArgumentConditions
 			for _, c := range list {
-				cs = append(cs, seccomp.Condition{Argument: uint32(c.Arg), Operation: seccompOps[c.Op], Value: c.Value})
+				v := c.Value
+				if c.Self {
+					v = uint64(os.Getpid())
+				}
+				cs = append(cs, seccomp.Condition{Argument: uint32(c.Arg), Operation: seccompOps[c.Op], Value: v})
 			}
 			cond.NamesWithCondtions = append(cond.NamesWithCondtions, seccomp.NameWithConditions{Name: s.Name, Conditions: cs})
 		}
