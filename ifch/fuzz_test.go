@@ -2,6 +2,7 @@ package ifch
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,6 +72,36 @@ func FuzzReply(f *testing.F) {
 		var back Reply
 		if err := back.UnmarshalText(enc); err != nil || back != r {
 			t.Fatalf("round trip: %+v -> %+v (%v)", r, back, err)
+		}
+	})
+}
+
+// FuzzNames: the name rules the engine, ifch and the hostname role share.
+// What they accept is a letter-digit-hyphen name within its bounds.
+func FuzzNames(f *testing.F) {
+	for _, s := range []string{"example.com", "a-b.c", "bad_name.example", "-x", "x..y", strings.Repeat("a", 64)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		dom, host := CheckDomainName(s) == nil, CheckHostname(s) == nil
+		if host && !dom {
+			t.Fatalf("%q: a host name that is not a domain name", s)
+		}
+		if !dom {
+			return
+		}
+		if len(s) > 253 || (host && len(s) > 64) {
+			t.Fatalf("%q: accepted at %d bytes", s, len(s))
+		}
+		for _, label := range strings.Split(s, ".") {
+			if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+				t.Fatalf("%q: label %q accepted", s, label)
+			}
+			for _, c := range []byte(label) {
+				if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+					t.Fatalf("%q: byte %q accepted", s, c)
+				}
+			}
 		}
 	})
 }

@@ -243,6 +243,25 @@ type ExitError struct{ *os.ProcessState }
 
 func (e *ExitError) Error() string { return e.ProcessState.String() }
 
+// parseFDs reads SANDBOX_FDS: comma-separated NAME:FD, each name once,
+// each descriptor above stderr and once.
+func parseFDs(s string) (map[string]int, error) {
+	out := map[string]int{}
+	seen := map[int]bool{}
+	for item := range strings.SplitSeq(s, ",") {
+		name, num, ok := strings.Cut(item, ":")
+		fd, err := strconv.Atoi(num)
+		if !ok || err != nil || fd < 3 || name == "" || strings.ContainsAny(name, ",: =") || seen[fd] {
+			return nil, fmt.Errorf("sandbox: malformed %s entry %q", envFDs, item)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("sandbox: %s names %q twice", envFDs, name)
+		}
+		out[name], seen[fd] = fd, true
+	}
+	return out, nil
+}
+
 // Inherited is what a spawned child received from its parent.
 type Inherited struct {
 	Role   string
@@ -276,12 +295,11 @@ func Inherit() (*Inherited, error) {
 		return nil, fmt.Errorf("sandbox: parent pid %q does not match %d", os.Getenv(envPPID), os.Getppid())
 	}
 	in := &Inherited{Role: role, ParentPID: ppid, files: map[string]*os.File{}}
-	for item := range strings.SplitSeq(os.Getenv(envFDs), ",") {
-		name, num, ok := strings.Cut(item, ":")
-		fd, err := strconv.Atoi(num)
-		if !ok || err != nil || fd < 3 || in.files[name] != nil {
-			return nil, fmt.Errorf("sandbox: malformed %s entry %q", envFDs, item)
-		}
+	fds, err := parseFDs(os.Getenv(envFDs))
+	if err != nil {
+		return nil, err
+	}
+	for name, fd := range fds {
 		syscall.CloseOnExec(fd)
 		in.files[name] = os.NewFile(uintptr(fd), name)
 	}
