@@ -141,6 +141,10 @@ type Timings struct {
 	// before it gives up the old lease and goes to INIT (RFC 2131 section
 	// 3.2 step 5); 3, about 28 seconds with the backoff.
 	RebootTries int
+	// RefusedWait is the wait before discovering again after the first
+	// lease ifch refused; it doubles with each refusal in a row up to
+	// RefusedMaxWait. 10 s and 5 min.
+	RefusedWait, RefusedMaxWait time.Duration
 }
 
 // Default timing constants.
@@ -158,6 +162,8 @@ const (
 	defRetransMin       = 60 * time.Second
 	defDeclineWait      = 10 * time.Second
 	defNAKWait          = time.Second
+	defRefusedWait      = 10 * time.Second
+	defRefusedMaxWait   = 5 * time.Minute
 	defRequestTries     = 4
 	defRebootTries      = 3
 	maxBackoff          = 64 * time.Second
@@ -225,7 +231,7 @@ func (s *Settings) Validate() error {
 	}
 	a, t := s.ARPTimings, s.Timings
 	for _, d := range []time.Duration{a.FastWait, a.ProbeWait, a.ProbeMin, a.ProbeMax, a.AnnounceWait,
-		a.AnnounceInterval, a.DefendInterval, a.GatewayTimeout, t.RetransMin, t.DeclineWait, t.NAKWait} {
+		a.AnnounceInterval, a.DefendInterval, a.GatewayTimeout, t.RetransMin, t.DeclineWait, t.NAKWait, t.RefusedWait, t.RefusedMaxWait} {
 		if d < 0 {
 			return errors.New("dhcp: negative timing " + d.String())
 		}
@@ -283,6 +289,8 @@ func (s *Settings) withDefaults() Settings {
 	orDur(&t.RetransMin, defRetransMin)
 	orDur(&t.DeclineWait, defDeclineWait)
 	orDur(&t.NAKWait, defNAKWait)
+	orDur(&t.RefusedWait, defRefusedWait)
+	orDur(&t.RefusedMaxWait, defRefusedMaxWait)
 	orInt(&t.RequestTries, defRequestTries)
 	orInt(&t.RebootTries, defRebootTries)
 	return n
@@ -344,6 +352,7 @@ type Client struct {
 
 	sockets   Sockets
 	releasing bool
+	refusals  int // leases ifch refused in a row
 }
 
 // New returns a client in INIT. saved, if not nil, is the lease from
@@ -539,6 +548,31 @@ func (c *Client) Release(now time.Time) []Action {
 	c.setState(now, StateReleased, "release requested")
 	return c.take()
 }
+
+// Refused tells the client that the interface could not be configured
+// with the lease of its last Configure (ifch refused it: an address
+// outside the allowed ranges, say). The lease is unusable on this host:
+// the client releases it, forgets it, and starts over after a wait that
+// doubles with each refusal in a row (RefusedWait, up to RefusedMaxWait),
+// rather than stay BOUND with nothing configured. Configured ends a run
+// of refusals.
+func (c *Client) Refused(now time.Time) []Action {
+	c.acts = nil
+	if !c.configured || (c.state != StateBound && c.state != StateRenewing && c.state != StateRebinding) {
+		return nil // a refusal that no longer concerns the lease held
+	}
+	wait := c.s.Timings.RefusedWait << min(c.refusals, 16)
+	wait = min(wait, c.s.Timings.RefusedMaxWait)
+	c.refusals++
+	c.log(slog.LevelError, "lease refused by ifch: releasing it", slog.String("address", c.lease.Addr.String()),
+		slog.String("retry_in", wait.String()))
+	c.dropLease(now, true)
+	c.toInit(now, "configuration refused", wait)
+	return c.take()
+}
+
+// Configured tells the client that its last Configure was applied.
+func (c *Client) Configured() { c.refusals = 0 }
 
 // Stop ends the client (SIGTERM). With release it first releases as
 // Release does; without, it leaves the address configured and the lease

@@ -1021,3 +1021,37 @@ func TestClientIgnoreClasslessRoutes(t *testing.T) {
 		t.Fatalf("lease %+v: want option 3's router and no classless routes", h.config)
 	}
 }
+
+// TestClientRefused: a lease ifch refused is released and forgotten, and
+// the client discovers again after a wait that doubles up to its cap; a
+// lease configured ends the run of refusals.
+func TestClientRefused(t *testing.T) {
+	h := newClHarness(t, Settings{ARP: ARPOff, Timings: Timings{RefusedWait: 10 * time.Second, RefusedMaxWait: 25 * time.Second}}, nil)
+	h.errOK = true
+	for i, wait := range []time.Duration{10 * time.Second, 20 * time.Second, 25 * time.Second} {
+		h.toChecking()
+		h.wantState(StateBound)
+		n := len(h.dhcp)
+		h.record(h.c.Refused(h.now))
+		h.wantState(StateInit)
+		if rel := h.last(dhcp.Release); rel.unicast != clServer || len(h.dhcp) != n+1 {
+			t.Fatalf("refusal %d: no DHCPRELEASE to the server", i+1)
+		}
+		if !h.savedOK || h.saved != nil {
+			t.Fatalf("refusal %d: the lease file was kept", i+1)
+		}
+		if d := h.c.Deadline().Sub(h.now); d != wait {
+			t.Fatalf("refusal %d: discovery again in %v, want %v", i+1, d, wait)
+		}
+		h.advance(wait)
+		h.wantState(StateSelecting)
+	}
+	// A refusal that comes too late (the client moved on) does nothing.
+	if acts := h.c.Refused(h.now); len(acts) != 0 {
+		t.Fatalf("refusal while SELECTING: %v", acts)
+	}
+	h.c.Configured()
+	if h.c.refusals != 0 {
+		t.Fatal("Configured did not end the run of refusals")
+	}
+}

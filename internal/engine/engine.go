@@ -77,6 +77,8 @@ type Engine struct {
 	// pending is an exit the engine itself decided (a failed socket, a
 	// removed interface), carried out before any further action.
 	pending *exitFor
+	// refused is set when ifch refused the lease of a Configure action.
+	refused bool
 }
 
 type eventKind int
@@ -271,6 +273,12 @@ func (e *Engine) execute(acts []client.Action) (int, bool) {
 			}
 			e.log.Warn("action failed", "action", fmt.Sprintf("%T", a), "err", err)
 		}
+	}
+	if e.refused {
+		// The interface does not have the lease: the client gives it up
+		// and tries again later, rather than stay BOUND with nothing.
+		e.refused = false
+		return e.execute(e.client.Refused(time.Now()))
 	}
 	return 0, false
 }

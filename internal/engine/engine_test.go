@@ -342,13 +342,37 @@ func TestEngineIfchRefusesConfigure(t *testing.T) {
 		stateEv(client.StateRequesting, client.StateBound, tPrefix, "lease obtained"),
 		{Kind: event.Refused, Addr: tPrefix, Cause: "out-of-range"},
 	})
+	// The lease is unusable here: released through a UDP socket on the
+	// leased address, forgotten, and the client waits before it starts
+	// over, instead of staying BOUND with nothing configured.
+	udp := h.grant(client.SocketUDP)
+	if udp.req.Addr != tAddr {
+		t.Errorf("udp socket for %v, want the leased %v", udp.req.Addr, tAddr)
+	}
+	if err := udp.peer.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	n, err := udp.peer.Read(buf)
+	if err != nil {
+		t.Fatalf("no DHCPRELEASE of the refused lease: %v", err)
+	}
+	if rel := decodeRequest(t, buf[:n]); msgType(rel) != dhcp.Release || rel.CIAddr != tAddr {
+		t.Errorf("sent %v for %v, want a DHCPRELEASE of %v", msgType(rel), rel.CIAddr, tAddr)
+	}
+	wantEvents(t, h.eventsUntil(func(e event.Event) bool { return e.Kind == event.State && e.To == client.StateInit }), []event.Event{
+		stateEv(client.StateBound, client.StateInit, netip.Prefix{}, "configuration refused"),
+	})
 	h.running()
 	if !strings.Contains(h.log.String(), "lease not configured") {
 		t.Error("the refusal is not logged")
 	}
+	if _, err := os.Stat(filepath.Join(h.dir, LeaseFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lease file of a refused lease: %v", err)
+	}
 	// Still alive: it obeys the next command.
 	wantEvents(t, h.stop(), []event.Event{
-		stateEv(client.StateBound, client.StateStopped, tPrefix, "stop requested"),
+		stateEv(client.StateInit, client.StateStopped, netip.Prefix{}, "stop requested"),
 		exitingEv(event.ReasonStopped),
 	})
 }

@@ -62,7 +62,8 @@ func ConfigureFor(iface string, l *client.Lease, now time.Time) *ifch.Configure 
 
 // configure sends ifch the whole desired state for the lease, less the
 // optional fields ifch would refuse, and tells the supervisor whether ifch
-// applied it. A refusal (ifch's address
+// applied it. A refused lease is handed back to the client (Refused) once
+// the actions of this batch are done. A refusal (ifch's address
 // ranges, prefix or MTU rules) leaves the interface as it was: it is
 // logged as an error, and the client tries again at its next renewal.
 func (e *Engine) configure(l *client.Lease) error {
@@ -77,7 +78,10 @@ func (e *Engine) configure(l *client.Lease) error {
 		return err
 	}
 	ev := event.Event{Kind: event.Configured, Addr: l.Addr}
-	if err != nil {
+	e.refused = err != nil
+	if err == nil {
+		e.client.Configured()
+	} else {
 		ev.Kind = event.Refused
 		var re *ifch.ReplyError
 		if errors.As(err, &re) && client.ValidCause(re.Code.String()) {

@@ -22,7 +22,7 @@ func RuntimeStress() Action {
 			var wg sync.WaitGroup
 			// New OS threads, and threads that exit with their locked
 			// goroutine.
-			for range 32 {
+			for range 8 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -31,8 +31,8 @@ func RuntimeStress() Action {
 				}()
 			}
 			// Tight loops that only asynchronous preemption can interrupt.
-			stop := time.Now().Add(60 * time.Millisecond)
-			for range 4 {
+			stop := time.Now().Add(25 * time.Millisecond)
+			for range 2 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -45,8 +45,8 @@ func RuntimeStress() Action {
 			}
 			// Memory pressure: allocate, collect, return to the kernel.
 			var keep [][]byte
-			for i := range 64 {
-				b := make([]byte, 1<<20)
+			for i := range 16 {
+				b := make([]byte, 256<<10)
 				b[i] = 1
 				if i%8 == 0 {
 					keep = append(keep, b)
@@ -56,8 +56,8 @@ func RuntimeStress() Action {
 			runtime.KeepAlive(keep) // live through one collection, then freed
 			debug.FreeOSMemory()
 			old := debug.SetGCPercent(10)
-			for range 16 {
-				_ = make([]byte, 4<<20)
+			for range 8 {
+				_ = make([]byte, 512<<10)
 			}
 			debug.SetGCPercent(old)
 			// Timers, tickers and sleeps.
