@@ -61,6 +61,24 @@ type Policy struct {
 	MaxSearch int
 	// MinMTU is the MTU floor, at least the package MinMTU.
 	MinMTU int
+	// NoDNS, NoRoutes and NoMTU withhold from the peer the permission to
+	// set DNS servers and search domains (resolv.conf), routes (the
+	// router and classless routes) and the MTU: Sanitize drops them.
+	NoDNS, NoRoutes, NoMTU bool
+}
+
+// Policies is a peer's policies, one per allow entry, each for its own
+// interfaces.
+type Policies []*Policy
+
+// For returns the policy that serves interface name, or nil.
+func (ps Policies) For(name string) *Policy {
+	for _, p := range ps {
+		if p.Allows(name) {
+			return p
+		}
+	}
+	return nil
 }
 
 // Classless is a policy for classless static routes (RFC 3442).
@@ -185,6 +203,9 @@ func (p *Policy) validateConfigure(c *Configure) error {
 	}
 	if err := p.checkMTU(c.MTU); err != nil {
 		return err
+	}
+	if (p.NoDNS && (len(c.DNS) > 0 || len(c.Search) > 0 || c.Domain != "")) || (p.NoRoutes && (c.Router.IsValid() || len(c.Routes) > 0)) || (p.NoMTU && c.MTU != 0) {
+		return refuse(ErrNotPermitted, "configure", "a field this peer may not set")
 	}
 	if c.Hostname != "" {
 		if err := CheckHostname(c.Hostname); err != nil {
@@ -406,6 +427,18 @@ func (p *Policy) checkMTU(mtu uint32) error {
 // validates everything it receives with Validate.
 func (p *Policy) Sanitize(c *Configure) []error {
 	var dropped []error
+	if p.NoDNS && (len(c.DNS) > 0 || len(c.Search) > 0 || c.Domain != "") {
+		dropped = append(dropped, refuse(ErrNotPermitted, "dns", "this peer may not set DNS servers or search domains"))
+		c.DNS, c.Search, c.Domain = nil, nil, ""
+	}
+	if p.NoRoutes && (c.Router.IsValid() || len(c.Routes) > 0) {
+		dropped = append(dropped, refuse(ErrNotPermitted, "route", "this peer may not set routes"))
+		c.Router, c.Routes = netip.Addr{}, nil
+	}
+	if p.NoMTU && c.MTU != 0 {
+		dropped = append(dropped, refuse(ErrNotPermitted, "mtu", "this peer may not set the MTU"))
+		c.MTU = 0
+	}
 	var dns []netip.Addr
 	for i, a := range c.DNS {
 		if err := checkDNS(dns, a, i); err != nil {

@@ -107,7 +107,7 @@ func TestConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pols[1000]
+	p := pols[1000].For("eth0")
 	if c.socket != "/run/x.sock" || p == nil || !p.AllowLinkLocal || p.MinMTU != 1280 ||
 		strings.Join(p.Interfaces, ",") != "eth0,eth1" || len(p.AllowedRanges) != 1 || pols[1001] == nil ||
 		c.ifchUser != "65534" || c.emptyDir != "/var/empty/ifchd" || c.level != slog.LevelDebug ||
@@ -148,8 +148,10 @@ func TestConfigAllow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := pols[1000]; p == nil || strings.Join(p.Interfaces, ",") != "eth0,eth3" || len(p.AllowedRanges) != 1 {
-		t.Fatalf("uid 1000: %+v", p)
+	// One policy per entry: uid 1000's ranges bind eth3, not eth0.
+	if p0, p3 := pols[1000].For("eth0"), pols[1000].For("eth3"); len(pols[1000]) != 2 || p0 == nil || p3 == nil ||
+		len(p0.AllowedRanges) != 0 || len(p3.AllowedRanges) != 1 || p0.Allows("eth3") {
+		t.Fatalf("uid 1000: %+v", pols[1000])
 	}
 	if len(pols) != 5 {
 		t.Fatalf("%d uids, want 5", len(pols))
@@ -259,7 +261,7 @@ func TestDaemon(t *testing.T) {
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
 
 	args := []string{"-socket", sock, "-socket-mode", "0666",
-		"-allow", fmt.Sprintf("%d:veth0:192.0.2.0/24", okUID), "-allow", "0:veth0",
+		"-allow", fmt.Sprintf("%d:veth0:192.0.2.0/24", okUID), "-allow", "0:veth1",
 		"-resolv-conf", resolv, "-ifch-user", "65534", "-empty-dir", chroot, "-log-level", "info"}
 	var stderr bytes.Buffer
 	d := exec.Command(self)
@@ -368,7 +370,7 @@ func TestDaemon(t *testing.T) {
 	}
 
 	// The silent peer is still served once it speaks.
-	if r, err := ifch.Exchange(silent, &ifch.Carrier{Interface: "veth0"}); err != nil || r.Carrier != ifch.CarrierDown {
+	if r, err := ifch.Exchange(silent, &ifch.Carrier{Interface: "veth1"}); err != nil || r.Carrier != ifch.CarrierDown {
 		t.Fatalf("silent peer: %+v, %v", r, err)
 	}
 
@@ -421,4 +423,37 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	return errors.Join(out.Close(), os.Chmod(dst, mode))
+}
+
+// TestAllowEntries: each entry is its own policy with its own permissions,
+// and an interface in two entries is refused.
+func TestAllowEntries(t *testing.T) {
+	e, err := ifchrole.ParseAllow("1000:eth1:10.1.0.0/16:dns")
+	if err != nil || !e.NoRoutes || !e.NoMTU || e.NoDNS {
+		t.Fatalf("%+v, %v: want dns only", e, err)
+	}
+	if e, err := ifchrole.ParseAllow("1000:eth1:any:none"); err != nil || !e.NoDNS || !e.NoRoutes || !e.NoMTU {
+		t.Fatalf("%+v, %v: want nothing beyond the address", e, err)
+	}
+	if e, err := ifchrole.ParseAllow("1000:eth1"); err != nil || e.NoDNS || e.NoRoutes || e.NoMTU {
+		t.Fatalf("%+v, %v: want every permission", e, err)
+	}
+	for _, bad := range []string{"1000:eth1:any:hostname", "1000:eth1:any:dns:x", "1000::any"} {
+		if _, err := ifchrole.ParseAllow(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for _, clash := range [][]string{{"1000:eth1", "1001:eth1"}, {"1000:eth1:10.0.0.0/8", "1000:eth1:192.168.0.0/16"}} {
+		var allows []ifchrole.Allow
+		for _, a := range clash {
+			e, err := ifchrole.ParseAllow(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allows = append(allows, e)
+		}
+		if _, err := ifchrole.Policies(allows, ifch.Policy{}); err == nil {
+			t.Errorf("%v: an interface in two entries accepted", clash)
+		}
+	}
 }

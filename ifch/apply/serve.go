@@ -24,6 +24,10 @@ const DefaultWriteTimeout = 5 * time.Second
 type ServeOptions struct {
 	// Policy is what this peer may ask for. Required.
 	Policy *ifch.Policy
+	// Policies, when set instead of Policy, holds one policy per group of
+	// interfaces: each command is checked against the one serving its
+	// interface (a standalone ifchd's allow entries).
+	Policies ifch.Policies
 	// Log receives refusals and failures; nil discards.
 	Log *slog.Logger
 	// IdleTimeout, when positive, drops a peer silent for that long.
@@ -42,8 +46,17 @@ type ServeOptions struct {
 // connection, and any other read or write error as it is. It does not close
 // conn.
 func Serve(conn net.Conn, a *Applier, o ServeOptions) error {
-	if o.Policy == nil {
+	if o.Policy == nil && len(o.Policies) == 0 {
 		return errors.New("ifch: serve: no policy")
+	}
+	policyFor := func(iface string) *ifch.Policy {
+		if o.Policy != nil {
+			return o.Policy
+		}
+		if p := o.Policies.For(iface); p != nil {
+			return p
+		}
+		return &ifch.Policy{} // serves no interface: refuses it
 	}
 	log := o.Log
 	if log == nil {
@@ -89,12 +102,13 @@ func Serve(conn net.Conn, a *Applier, o ServeOptions) error {
 		// An optional field the policy does not take (a classless route
 		// it does not accept, a bad name, a DNS server over the limit) is
 		// dropped and logged; what makes the lease is validated whole.
-		if c, ok := cmd.(*ifch.Configure); ok && o.Policy.Allows(c.Interface) {
-			for _, d := range o.Policy.Sanitize(c) {
+		pol := policyFor(cmd.Iface())
+		if c, ok := cmd.(*ifch.Configure); ok && pol.Allows(c.Interface) {
+			for _, d := range pol.Sanitize(c) {
 				log.Warn("dropped from the request", "iface", c.Interface, "err", d)
 			}
 		}
-		if err := o.Policy.Validate(cmd); err != nil {
+		if err := pol.Validate(cmd); err != nil {
 			log.Warn("refused", "iface", cmd.Iface(), "err", err)
 			if err := reply(ifch.ReplyFor(err)); err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,20 +25,27 @@ import (
 )
 
 // Allow is one entry of ifchd's allow list: a user (name or uid, resolved
-// before the sandbox), the interfaces it may change and the ranges its
-// addresses must fall in (none: any).
+// before the sandbox), the interfaces it may change, the ranges its
+// addresses must fall in (none: any) and what else it may set.
 type Allow struct {
 	Who        string
 	Interfaces []string
 	Ranges     []netip.Prefix
+	// NoDNS, NoRoutes and NoMTU withhold those permissions (see
+	// ifch.Policy).
+	NoDNS, NoRoutes, NoMTU bool
 }
 
-// ParseAllow parses UID:IFACE[,IFACE...][:RANGE[,RANGE...]] ("any" as the
-// ranges: any range).
+// allowSyntax is the form of an allow entry.
+const allowSyntax = "UID:IFACE[,IFACE...][:RANGE[,RANGE...]|any[:PERM[,PERM...]|none]], PERM one of dns, routes, mtu"
+
+// ParseAllow parses an allow entry: a uid or user, its interfaces, the
+// ranges ("any" or nothing: any range) and the permissions beyond the
+// address (dns, routes, mtu; "none"; nothing: all three).
 func ParseAllow(s string) (Allow, error) {
 	parts := strings.Split(s, ":")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return Allow{}, fmt.Errorf("%q: want UID:IFACE[,IFACE...][:RANGE[,RANGE...]]", s)
+	if len(parts) < 2 || len(parts) > 4 || parts[0] == "" || parts[1] == "" {
+		return Allow{}, fmt.Errorf("%q: want %s", s, allowSyntax)
 	}
 	e := Allow{Who: parts[0]}
 	for _, n := range strings.Split(parts[1], ",") {
@@ -46,7 +54,7 @@ func ParseAllow(s string) (Allow, error) {
 		}
 		e.Interfaces = append(e.Interfaces, n)
 	}
-	if len(parts) == 3 && parts[2] != "any" {
+	if len(parts) >= 3 && parts[2] != "any" {
 		for _, r := range strings.Split(parts[2], ",") {
 			p, err := netip.ParsePrefix(r)
 			if err != nil || !p.Addr().Is4() {
@@ -55,28 +63,49 @@ func ParseAllow(s string) (Allow, error) {
 			e.Ranges = append(e.Ranges, p.Masked())
 		}
 	}
+	if len(parts) == 4 {
+		e.NoDNS, e.NoRoutes, e.NoMTU = true, true, true
+		for _, perm := range strings.Split(parts[3], ",") {
+			switch perm {
+			case "dns":
+				e.NoDNS = false
+			case "routes":
+				e.NoRoutes = false
+			case "mtu":
+				e.NoMTU = false
+			case "none":
+			default:
+				return Allow{}, fmt.Errorf("permission %q: want dns, routes, mtu or none", perm)
+			}
+		}
+	}
 	return e, nil
 }
 
-// Policies turns the allow list into one policy per uid, each base with
-// the entries' interfaces and ranges. It reads the user database, so it
-// runs before the sandbox.
-func Policies(allows []Allow, base ifch.Policy) (map[uint32]*ifch.Policy, error) {
-	out := make(map[uint32]*ifch.Policy)
+// Policies turns the allow list into the policies of each uid, one per
+// entry: the entry's interfaces, ranges and permissions on base. An
+// interface in two entries is an error: two peers, or one peer under two
+// sets of ranges, would overwrite each other's configuration. It reads the
+// user database, so it runs before the sandbox.
+func Policies(allows []Allow, base ifch.Policy) (map[uint32]ifch.Policies, error) {
+	out := make(map[uint32]ifch.Policies)
+	owner := map[string]string{}
 	for _, e := range allows {
 		uid, err := sandbox.ResolveUser(e.Who)
 		if err != nil {
 			return nil, fmt.Errorf("ifchd: -allow %s: %w", e.Who, err)
 		}
-		p := out[uid]
-		if p == nil {
-			cp := base
-			cp.Interfaces, cp.AllowedRanges = nil, nil
-			p = &cp
-			out[uid] = p
+		for _, n := range e.Interfaces {
+			if prev, dup := owner[n]; dup {
+				return nil, fmt.Errorf("ifchd: interface %s is in two allow entries (%s and %s): one peer per interface", n, prev, e.Who)
+			}
+			owner[n] = e.Who
 		}
-		p.Interfaces = append(p.Interfaces, e.Interfaces...)
-		p.AllowedRanges = append(p.AllowedRanges, e.Ranges...)
+		p := base
+		p.Interfaces = slices.Clone(e.Interfaces)
+		p.AllowedRanges = slices.Clone(e.Ranges)
+		p.NoDNS, p.NoRoutes, p.NoMTU = e.NoDNS, e.NoRoutes, e.NoMTU
+		out[uid] = append(out[uid], &p)
 	}
 	return out, nil
 }
@@ -117,7 +146,7 @@ func Listen(path string, mode os.FileMode, uid, gid int) (*net.UnixListener, err
 // holds only its own goroutine and connection slot.
 type Server struct {
 	a       *apply.Applier
-	allowed map[uint32]*ifch.Policy
+	allowed map[uint32]ifch.Policies
 	log     *slog.Logger
 	maxAll  int
 	maxUID  int
@@ -126,12 +155,18 @@ type Server struct {
 	mu     sync.Mutex
 	total  int
 	perUID map[uint32]int
+	// refused counts the peers refused since refusedAt, the last log line
+	// about them.
+	refused   int
+	refusedAt time.Time
+	// lingering counts the refused connections still being drained.
+	lingering int
 }
 
 // ServerOptions bound a Server.
 type ServerOptions struct {
-	// Allowed is the policy of each uid that may connect.
-	Allowed map[uint32]*ifch.Policy
+	// Allowed is the policies of each uid that may connect.
+	Allowed map[uint32]ifch.Policies
 	// MaxConns and MaxPerUID bound the connections at once, in all and
 	// from one uid.
 	MaxConns, MaxPerUID int
@@ -174,10 +209,9 @@ func (s *Server) admit(conn *net.UnixConn) {
 		conn.Close()
 		return
 	}
-	pol := s.allowed[cred.Uid]
-	if pol == nil {
-		s.log.Warn("refused peer", "uid", cred.Uid, "pid", cred.Pid)
-		s.refuse(conn, fmt.Sprintf("uid %d is not allowed", cred.Uid))
+	pols := s.allowed[cred.Uid]
+	if len(pols) == 0 {
+		s.refuse(conn, cred.Uid, fmt.Sprintf("uid %d is not allowed", cred.Uid))
 		return
 	}
 	s.mu.Lock()
@@ -188,8 +222,7 @@ func (s *Server) admit(conn *net.UnixConn) {
 	}
 	s.mu.Unlock()
 	if full {
-		s.log.Warn("too many connections", "uid", cred.Uid)
-		s.refuse(conn, "too many connections")
+		s.refuse(conn, cred.Uid, "too many connections")
 		return
 	}
 	go func() {
@@ -202,7 +235,7 @@ func (s *Server) admit(conn *net.UnixConn) {
 		}()
 		log := s.log.With("uid", cred.Uid, "pid", cred.Pid)
 		log.Info("peer connected")
-		err := apply.Serve(conn, s.a, apply.ServeOptions{Policy: pol, Log: log, IdleTimeout: s.idle})
+		err := apply.Serve(conn, s.a, apply.ServeOptions{Policies: pols, Log: log, IdleTimeout: s.idle})
 		switch {
 		case errors.Is(err, apply.ErrProtocol):
 			log.Error("peer dropped", "err", err)
@@ -214,26 +247,43 @@ func (s *Server) admit(conn *net.UnixConn) {
 	}()
 }
 
-// refuseTimeout bounds the whole exchange with a refused peer.
-const refuseTimeout = 200 * time.Millisecond
-
-// refuse sends one not-permitted reply and closes conn, in its own
-// goroutine so that the accept loop never waits. Before closing it reads
-// (and discards) what the peer already sent: closing a UNIX socket with
-// unread data makes the peer's next read fail with ECONNRESET, and the peer
-// would never see why it was refused.
-func (s *Server) refuse(conn *net.UnixConn, why string) {
+// refuse answers a refused peer with one not-permitted reply and closes
+// the connection. To be read, the reply must outlive what the peer had
+// already sent (closing a socket with unread data resets it), so up to
+// maxLingering refusals at a time read and discard the peer's messages for
+// refuseTimeout before closing; beyond that a refused peer is closed at
+// once. The log says so at most once a second (refusedLog), with the
+// count. So a flood of refused peers can neither fill the log, nor use up
+// descriptors, nor slow the accept loop.
+func (s *Server) refuse(conn *net.UnixConn, uid uint32, why string) {
+	r := ifch.Reply{Code: ifch.ErrNotPermitted, Reason: why}
+	if b, err := r.MarshalText(); err == nil {
+		_ = conn.SetWriteDeadline(time.Now().Add(refuseTimeout))
+		_, _ = conn.Write(b)
+	}
+	s.mu.Lock()
+	s.refused++
+	if now := time.Now(); now.Sub(s.refusedAt) >= refusedLog {
+		s.log.Warn("refused peers", "uid", uid, "why", why, "count", s.refused)
+		s.refused, s.refusedAt = 0, now
+	}
+	linger := s.lingering < maxLingering
+	if linger {
+		s.lingering++
+	}
+	s.mu.Unlock()
+	if !linger {
+		conn.Close()
+		return
+	}
 	go func() {
-		defer conn.Close()
-		r := ifch.Reply{Code: ifch.ErrNotPermitted, Reason: why}
-		b, err := r.MarshalText()
-		if err != nil {
-			return
-		}
-		_ = conn.SetDeadline(time.Now().Add(refuseTimeout))
-		if _, err := conn.Write(b); err != nil {
-			return
-		}
+		defer func() {
+			conn.Close()
+			s.mu.Lock()
+			s.lingering--
+			s.mu.Unlock()
+		}()
+		_ = conn.SetReadDeadline(time.Now().Add(refuseTimeout))
 		buf := make([]byte, ifch.MaxMessageSize+1)
 		for range 4 {
 			if _, err := conn.Read(buf); err != nil {
@@ -242,3 +292,12 @@ func (s *Server) refuse(conn *net.UnixConn, why string) {
 		}
 	}()
 }
+
+// Bounds of the refusals.
+const (
+	refuseTimeout = 200 * time.Millisecond
+	maxLingering  = 4
+)
+
+// refusedLog is the least time between two log lines about refused peers.
+const refusedLog = time.Second
