@@ -46,7 +46,8 @@ type config struct {
 
 // allowList collects -allow values. Each value holds one or more entries
 // separated by white space (the config file can name a key once, so its
-// single allow line lists every uid), each UID:IFACE[,IFACE...][:RANGE[,RANGE...]].
+// single allow line lists every uid), each
+// UID:IFACE[,IFACE...][:RANGES[:PERMS]] (see ifchrole.ParseAllow).
 type allowList []ifchrole.Allow
 
 func (a *allowList) String() string { return fmt.Sprint(len(*a), " entries") }
@@ -54,7 +55,7 @@ func (a *allowList) String() string { return fmt.Sprint(len(*a), " entries") }
 func (a *allowList) Set(s string) error {
 	fields := strings.Fields(s)
 	if len(fields) == 0 {
-		return errors.New("want UID:IFACE[,IFACE...][:RANGE[,RANGE...]]")
+		return errors.New("want UID:IFACE[,IFACE...][:RANGE[,RANGE...]|any[:PERM[,PERM...]|none]]")
 	}
 	var add []ifchrole.Allow
 	for _, f := range fields {
@@ -96,7 +97,13 @@ chroot -empty-dir, CAP_NET_ADMIN only, no path access, a seccomp allowlist.
 The flags that ndhc also has (-route-metric, -mtu-floor, -ifch-user, ...)
 have ndhc's names. Flags take one dash or two.
 
-Usage: ifchd [-c FILE] -allow UID:IFACES[:RANGES] [flags]
+Usage: ifchd [-c FILE] -allow UID:IFACES[:RANGES[:PERMS]] [flags]
+
+Each allow entry is a policy of its own: the interfaces it names, the
+ranges the address must fall in ("any": any), and what else the peer may
+set (PERMS: dns, routes, mtu, comma-separated, or none; all three when
+left out). An interface may be in one entry only. What a peer may not set
+is dropped from its requests, and logged.
 
 The config file (-c or -config) is read as ndhc's: "key = value" lines,
 # comments, values optionally in double quotes, each key at most once;
@@ -121,7 +128,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.Var(octalFlag{&c.socketMode}, "socket-mode", "socket file `MODE` (octal)")
 	fs.StringVar(&c.socketUser, "socket-owner", "root", "socket file owner (`USER` name or uid)")
 	fs.StringVar(&c.socketGroup, "socket-group", "root", "socket file group (`GROUP` name or gid)")
-	fs.Var(&c.allows, "allow", "let a uid (or user name) change interfaces, with addresses in the ranges (\"any\" or none: any range): `UID:IFACE[,IFACE...][:RANGE[,RANGE...]]`; repeat, or separate entries with spaces, for more uids")
+	fs.Var(&c.allows, "allow", "let a uid (or user name) change interfaces, with addresses in the ranges (\"any\" or none: any range) and the permissions dns, routes, mtu (or none; all when left out): `UID:IFACE[,IFACE...][:RANGES[:PERMS]]`; repeat, or separate entries with spaces, for more uids")
 	fs.StringVar(&c.resolvConf, "resolv-conf", "", "rewrite `PATH` (with PATH.head and PATH.tail) from the leases; empty: never")
 	fs.IntVar(&c.routeMetric, "route-metric", 0, "metric of the routes ifchd installs (0: 1024)")
 	fs.IntVar(&c.maxConns, "max-conns", 16, "most connections at once (the sandbox allows 32 descriptors)")
