@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +23,7 @@ import (
 type config struct {
 	config      string
 	socket      string
-	socketMode  uint
+	socketMode  conf.Mode
 	socketUser  string
 	socketGroup string
 	resolvConf  string
@@ -69,24 +68,6 @@ func (a *allowList) Set(s string) error {
 	return nil
 }
 
-type octalFlag struct{ v *uint }
-
-func (o octalFlag) String() string {
-	if o.v == nil {
-		return "0"
-	}
-	return fmt.Sprintf("%#o", *o.v)
-}
-
-func (o octalFlag) Set(s string) error {
-	n, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || n > 0o777 {
-		return errors.New("want an octal mode up to 0777")
-	}
-	*o.v = uint(n)
-	return nil
-}
-
 const usageHead = `ifchd: the interface-change daemon of ndhc-go, standalone.
 
 It listens on a UNIX SOCK_SEQPACKET socket, checks each peer's uid with
@@ -124,8 +105,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.config, "config", "", "read settings from the config `FILE` (also -c)")
 	fs.StringVar(&c.config, "c", "", "short for -config `FILE`")
 	fs.StringVar(&c.socket, "socket", "/run/ifchd.sock", "listening socket `PATH`")
-	c.socketMode = 0o660
-	fs.Var(octalFlag{&c.socketMode}, "socket-mode", "socket file `MODE` (octal)")
+	fs.TextVar(&c.socketMode, "socket-mode", conf.Mode(0o660), "socket file `MODE` (octal)")
 	fs.StringVar(&c.socketUser, "socket-owner", "root", "socket file owner (`USER` name or uid)")
 	fs.StringVar(&c.socketGroup, "socket-group", "root", "socket file group (`GROUP` name or gid)")
 	fs.Var(&c.allows, "allow", "let a uid (or user name) change interfaces, with addresses in the ranges (\"any\" or none: any range) and the permissions dns, routes, mtu (or none; all when left out): `UID:IFACE[,IFACE...][:RANGES[:PERMS]]`; repeat, or separate entries with spaces, for more uids")

@@ -23,7 +23,6 @@ import (
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/internal/supervisor"
 	"github.com/ndhc-go/ndhc/sandbox"
-	"golang.org/x/sys/unix"
 )
 
 // clientFlags are the options of `ndhc -i IFACE`; the config file uses the
@@ -256,29 +255,13 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger, stderr io.W
 		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg},
 	}
 	if c.eventFD > 0 {
-		f, err := eventFile(c.eventFD)
+		ev, err := event.OpenFD(c.eventFD)
 		if err != nil {
 			return nil, err
 		}
-		sc.Events = event.NewStream(f)
+		sc.Events = ev
 	}
 	return sc, nil
-}
-
-// eventFile checks that fd is open and is a pipe, a socket or a character
-// device. A regular file would run into the supervisor's RLIMIT_FSIZE of
-// zero after it enters its sandbox, and its events would be lost.
-func eventFile(fd int) (*os.File, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("event-fd %d: %w", fd, err)
-	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
-		unix.CloseOnExec(fd)
-		return os.NewFile(uintptr(fd), "events"), nil
-	}
-	return nil, fmt.Errorf("event-fd %d: not a pipe, socket or terminal", fd)
 }
 
 // runClient is `ndhc -i IFACE`: it checks what the supervisor needs and

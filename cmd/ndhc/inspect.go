@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ndhc-go/ndhc/internal/conf"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -25,7 +26,7 @@ func policyCmd(args []string, out io.Writer) int {
 		fmt.Fprintf(fs.Output(), "usage: ndhc policy [ROLE...] [--json] [flags]\n\nROLE is one of %s.\n\n", strings.Join(roles.Names(), ", "))
 		fs.PrintDefaults()
 	}
-	names, err := parseInterspersed(fs, args)
+	names, err := conf.ParseInterspersed(fs, args)
 	if err != nil || rf.parse() != nil {
 		return exitcode.Usage
 	}
@@ -86,7 +87,7 @@ func auditCmd(args []string, out io.Writer) int {
 			"failed. Needs root, like the daemon.\n\n")
 		fs.PrintDefaults()
 	}
-	names, err := parseInterspersed(fs, args)
+	names, err := conf.ParseInterspersed(fs, args)
 	if err != nil {
 		return exitcode.Usage
 	}
@@ -136,21 +137,4 @@ func auditCmd(args []string, out io.Writer) int {
 		return exitcode.Failure
 	}
 	return exitcode.OK
-}
-
-// parseInterspersed parses flags that may come before or after positional
-// arguments, and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }

@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -191,4 +192,37 @@ func Load(fs *flag.FlagSet, path string, aliases map[string]string, additive ...
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// Mode is a file mode given in octal, up to 0777, for flag.TextVar.
+type Mode uint32
+
+// MarshalText writes m in octal with a leading 0.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(fmt.Sprintf("%#o", uint32(m))), nil }
+
+// UnmarshalText reads an octal mode up to 0777.
+func (m *Mode) UnmarshalText(b []byte) error {
+	n, err := strconv.ParseUint(string(b), 8, 32)
+	if err != nil || n > 0o777 {
+		return errors.New("want an octal mode up to 0777")
+	}
+	*m = Mode(n)
+	return nil
+}
+
+// ParseInterspersed parses flags that may come before or after positional
+// arguments (ndhc policy sockd --json), and returns the positional ones.
+func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }

@@ -109,3 +109,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestModeAndInterspersed(t *testing.T) {
+	var m Mode
+	if err := m.UnmarshalText([]byte("0640")); err != nil || m != 0o640 {
+		t.Fatalf("%o, %v", m, err)
+	}
+	for _, bad := range []string{"999", "01000", "rw-", ""} {
+		if err := m.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if b, _ := Mode(0o660).MarshalText(); string(b) != "0660" {
+		t.Errorf("%s", b)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	j := fs.Bool("json", false, "")
+	pos, err := ParseInterspersed(fs, []string{"sockd", "--json", "engine"})
+	if err != nil || !*j || strings.Join(pos, ",") != "sockd,engine" {
+		t.Fatalf("%v %v %v", pos, *j, err)
+	}
+}
