@@ -9,6 +9,7 @@
 package supervisor
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,12 +18,14 @@ import (
 	"runtime"
 	"time"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/ndhc-go/ndhc/dhcp"
 	"github.com/ndhc-go/ndhc/internal/config"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"github.com/ndhc-go/ndhc/internal/linkev"
 	"github.com/ndhc-go/ndhc/internal/logging"
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -193,7 +196,7 @@ func (s *supervisor) specs() ([]sandbox.Spec, error) {
 	}
 	// The engine may not create sockets: its link-event socket is made
 	// here.
-	links, err := linkEventSocket()
+	links, err := linkEventSocket(s.Engine.Link.Index)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("netlink link events: %w", err)
@@ -425,11 +428,34 @@ func (s *supervisor) connectIfchd() (*os.File, error) {
 }
 
 // linkEventSocket opens a NETLINK_ROUTE socket subscribed to link events,
-// for the engine, which may not create sockets.
-func linkEventSocket() (*os.File, error) {
+// for the engine, which may not create sockets. A locked filter passes
+// only the notifications about interface ifindex: the engine can send a
+// dump request on the socket, but reads nothing of the host's other
+// interfaces, addresses, routes or neighbours.
+func linkEventSocket(ifindex int) (*os.File, error) {
+	prog, err := linkev.Filter(int32(ifindex), binary.NativeEndian)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, err
+	}
+	filter := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, err
+	}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("attaching the link filter: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_LOCK_FILTER, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("locking the link filter: %w", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK}); err != nil {
 		unix.Close(fd)
