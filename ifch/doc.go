@@ -52,7 +52,7 @@
 //	            / %s"duplicate" / %s"too-many-servers" / %s"bad-name"
 //	            / %s"too-many-names" / %s"bad-mtu" / %s"bad-lifetime"
 //	            / %s"no-link" / %s"apply-failed" / %s"hostname-failed"
-//	            / %s"not-permitted"
+//	            / %s"not-permitted" / %s"route-policy"
 //	reason      = 1*200( %x20-7E )
 //
 //	ifname      = 1*15( ALPHA / DIGIT / "-" / "_" / "." )  ; not "." nor ".."
