@@ -50,10 +50,17 @@ func fstatat() string {
 	return "newfstatat"
 }
 
+// roleData bounds each role's writable private memory (RLIMIT_DATA: the
+// heap, goroutine stacks and other private writable mappings, which is
+// where a memory bomb in a compromised role would go). A role holds 2 to
+// 8 MB; the Go runtime reserves its address space without write access,
+// which the limit does not count, and commits it as it grows.
+const roleData = 256 << 20
+
 // commonRlimits bounds every role: sandbox.BaseRlimits with the roles'
-// thread budget.
+// thread budget, and the memory bound.
 func commonRlimits(nofile, fsize uint64) []sandbox.Rlimit {
-	return sandbox.BaseRlimits(roleThreads, nofile, fsize)
+	return append(sandbox.BaseRlimits(roleThreads, nofile, fsize), sandbox.Rlimit{Resource: "DATA", Max: roleData})
 }
 
 // All returns the policy of every role ndhc spawns, in start-up order (the
