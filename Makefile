@@ -54,7 +54,7 @@ lint:
 install: build install-users
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BIN)/ndhc $(BIN)/ifchd $(DESTDIR)$(PREFIX)/sbin/
-	install -d -m 0700 -o ndhc -g ndhc $(DESTDIR)/var/lib/ndhc
+	install -d -m 0755 $(DESTDIR)/var/lib/ndhc
 
 # System users for the roles, one per role, as the role table names them
 # (ndhc policy --users).
