@@ -513,13 +513,7 @@ func TestEngineSupervisorBroken(t *testing.T) {
 		raw := h.grant(client.SocketRaw)
 		readDHCP(t, raw.peer, netip.IPv4Unspecified())
 		h.ctl.fail <- errors.New("malformed command")
-		if code := h.wait(); code != exitcode.Failure {
-			t.Errorf("Run returned %d, want %d", code, exitcode.Failure)
-		}
-		wantEvents(t, h.eventsUntil(isKind(event.Exiting)), []event.Event{
-			stateEv(client.StateInit, client.StateSelecting, netip.Prefix{}, "start"),
-			exitingEv(event.ReasonPeerFailed),
-		})
+		h.wantPeerFailure()
 		if !strings.Contains(h.log.String(), "malformed command") {
 			t.Error("the supervisor's error is not logged")
 		}
@@ -635,13 +629,7 @@ func TestEngineSockdMalformed(t *testing.T) {
 			h := newHarness(t, tConfig())
 			h.sockd.answer = func(sockd.Request) sockdAnswer { return sockdAnswer{raw: tc.raw} }
 			h.start()
-			if code := h.wait(); code != exitcode.Failure {
-				t.Errorf("Run returned %d, want %d", code, exitcode.Failure)
-			}
-			wantEvents(t, h.eventsUntil(isKind(event.Exiting)), []event.Event{
-				stateEv(client.StateInit, client.StateSelecting, netip.Prefix{}, "start"),
-				exitingEv(event.ReasonPeerFailed),
-			})
+			h.wantPeerFailure()
 			wantKinds(t, h, client.SocketRaw)
 		})
 	}
@@ -655,25 +643,13 @@ func TestEngineSockdMalformed(t *testing.T) {
 			return sockdAnswer{errno: unix.EPERM, file: f}
 		}
 		h.start()
-		if code := h.wait(); code != exitcode.Failure {
-			t.Errorf("Run returned %d, want %d", code, exitcode.Failure)
-		}
-		wantEvents(t, h.eventsUntil(isKind(event.Exiting)), []event.Event{
-			stateEv(client.StateInit, client.StateSelecting, netip.Prefix{}, "start"),
-			exitingEv(event.ReasonPeerFailed),
-		})
+		h.wantPeerFailure()
 	})
 	t.Run("closed at the request", func(t *testing.T) {
 		h := newHarness(t, tConfig())
 		h.sockd.answer = func(sockd.Request) sockdAnswer { return sockdAnswer{hangUp: true} }
 		h.start()
-		if code := h.wait(); code != exitcode.Failure {
-			t.Errorf("Run returned %d, want %d", code, exitcode.Failure)
-		}
-		wantEvents(t, h.eventsUntil(isKind(event.Exiting)), []event.Event{
-			stateEv(client.StateInit, client.StateSelecting, netip.Prefix{}, "start"),
-			exitingEv(event.ReasonPeerFailed),
-		})
+		h.wantPeerFailure()
 	})
 }
 
@@ -684,13 +660,7 @@ func TestEngineSockdGone(t *testing.T) {
 	h := newHarness(t, tConfig())
 	h.sockd.conn.Close()
 	h.start()
-	if code := h.wait(); code != exitcode.Failure {
-		t.Errorf("Run returned %d, want %d", code, exitcode.Failure)
-	}
-	wantEvents(t, h.eventsUntil(isKind(event.Exiting)), []event.Event{
-		stateEv(client.StateInit, client.StateSelecting, netip.Prefix{}, "start"),
-		exitingEv(event.ReasonPeerFailed),
-	})
+	h.wantPeerFailure()
 }
 
 // TestEngineCarrier: carrier down at start delays the DISCOVER until a
@@ -1070,4 +1040,17 @@ func TestEngineRenewNetns(t *testing.T) {
 	if len(r) < 3 || r[2].Kind != client.SocketUDP || r[2].Addr != tAddr {
 		t.Errorf("sockd requests %+v: want the third a UDP socket on %v", r, tAddr)
 	}
+}
+
+// wantPeerFailure checks that Run failed just after the client started
+// to select, because a peer broke: the exit status and the events.
+func (h *harness) wantPeerFailure() {
+	h.t.Helper()
+	if code := h.wait(); code != exitcode.Failure {
+		h.t.Errorf("Run returned %d, want %d", code, exitcode.Failure)
+	}
+	wantEvents(h.t, h.eventsUntil(isKind(event.Exiting)), []event.Event{
+		stateEv(client.StateInit, client.StateSelecting, netip.Prefix{}, "start"),
+		exitingEv(event.ReasonPeerFailed),
+	})
 }
