@@ -50,11 +50,13 @@ func fstatat() string {
 	return "newfstatat"
 }
 
-// roleData bounds each role's writable private memory (RLIMIT_DATA: the
-// heap, goroutine stacks and other private writable mappings, which is
-// where a memory bomb in a compromised role would go). A role holds 2 to
-// 8 MB; the Go runtime reserves its address space without write access,
-// which the limit does not count, and commits it as it grows.
+// roleData limits each role's private writable mappings (RLIMIT_DATA). A
+// role holds 2 to 8 MB. It is a brake, not a bound: the Go runtime
+// reserves heap address space without write access and maps it writable
+// in place, which the kernel does not always charge to the limit (a
+// static Go program under `ulimit -d 262144` allocated 1 GiB in 3 of 30
+// runs here), so the service manager's memory limit (MemoryMax in the
+// unit) is the dependable bound.
 const roleData = 256 << 20
 
 // commonRlimits bounds every role: sandbox.BaseRlimits with the roles'

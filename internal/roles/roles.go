@@ -98,7 +98,7 @@ func Names() []string {
 // generic battery, the IPC round trip and each role's controls. The child
 // finds an action by name, so names are unique.
 func AuditActions() []probe.Action {
-	all := append(probe.Battery(), probe.IPCRoundTrip(), probe.RuntimeStress(), probe.MemoryBomb())
+	all := append(probe.Battery(), probe.IPCRoundTrip(), probe.RuntimeStress())
 	for _, r := range All {
 		if r.Controls != nil {
 			all = append(all, r.Controls()...)
@@ -108,10 +108,10 @@ func AuditActions() []probe.Action {
 }
 
 // AuditSubject is what `ndhc audit` runs for one role: the battery, the
-// IPC round trip, the Go runtime under stress, a memory bomb (every role
-// has RLIMIT_DATA) and the role's controls, under its policy p.
+// IPC round trip, the Go runtime under stress and the role's controls,
+// under its policy p.
 func (r Role) AuditSubject(p sandbox.Policy) probe.Subject {
-	actions := append(probe.Battery(), probe.IPCRoundTrip(), probe.RuntimeStress(), probe.MemoryBomb())
+	actions := append(probe.Battery(), probe.IPCRoundTrip(), probe.RuntimeStress())
 	if r.Controls != nil {
 		actions = append(actions, r.Controls()...)
 	}

@@ -40,11 +40,6 @@ type Action struct {
 	// battery checks separately), instead of failing the audit.
 	LandlockABI int
 	Covered     string
-	// EndsProcess, for a forbidden action that the sandbox refuses by
-	// making the process exit rather than by an error, names the layer
-	// that does it (the Go runtime throws when RLIMIT_DATA refuses it
-	// memory): such an exit counts as the action denied.
-	EndsProcess string
 }
 
 // Result is the outcome of one action in one role.
@@ -119,10 +114,6 @@ func Run(p sandbox.Policy, a Action, opts sandbox.Options) (Result, *sandbox.Rep
 	case errors.As(exitErr, &ee) && signalOf(ee) == syscall.SIGSYS:
 		res.Observed, res.Layer = "killed by SIGSYS", "seccomp"
 		res.Syscall, _ = kills.Syscall(c.Pid())
-	case exitErr != nil && a.EndsProcess != "" && rep != nil:
-		// The action is refused by ending the process (the Go runtime
-		// exits when a resource limit refuses it memory).
-		res.Observed, res.Layer = sandbox.DescribeExit(exitErr), a.EndsProcess
 	case exitErr != nil:
 		return res, rep, fmt.Errorf("probe %s/%s: child failed: %v", p.Role, a.Name, exitErr)
 	case rep == nil:

@@ -78,20 +78,3 @@ func RuntimeStress() Action {
 		},
 	}
 }
-
-// MemoryBomb is a forbidden action for roles with a memory bound
-// (RLIMIT_DATA): it asks for 1 GiB at once, which the kernel refuses and
-// the Go runtime answers by exiting; without the bound the allocation
-// succeeds (the pages are never touched).
-func MemoryBomb() Action {
-	return Action{
-		Name:        "allocate 1 GiB (memory bomb)",
-		EndsProcess: "rlimits",
-		Do: func(any) error {
-			b := make([]byte, 1<<30)
-			b[len(b)-1] = 1
-			runtime.KeepAlive(b)
-			return nil
-		},
-	}
-}
