@@ -74,6 +74,20 @@ func (d *OptionDecoder) fail(err error) {
 	}
 }
 
+// recover takes back the error recorded for the current option, if any,
+// so that decoding goes on with the next option, and returns it.
+func (d *OptionDecoder) recover() *OptionError {
+	var oe *OptionError
+	if d.err != nil {
+		oe, _ = d.err.(*OptionError)
+		if oe == nil || oe.Code != d.code {
+			return nil
+		}
+		d.err = nil
+	}
+	return oe
+}
+
 // fixed returns the current value if it has exactly n octets.
 func (d *OptionDecoder) fixed(n int) ([]byte, bool) {
 	if d.err != nil {

@@ -18,8 +18,12 @@
 //     an error wrapping [io.ErrUnexpectedEOF].
 //   - A malformed field is an error, never a default. A fixed-size option of
 //     the wrong size, a name with a forbidden character, a compression pointer
-//     that loops or a route with a prefix over 32 fails the whole decode; the
-//     caller drops the packet and logs the error.
+//     that loops or a route with a prefix over 32 is an [OptionError].
+//     [ParseReply] drops such an option whole when the lease can do without
+//     it and lists it in [Reply.Dropped]; in the options a lease cannot do
+//     without (message type, server identifier, lease time, subnet mask,
+//     client identifier) it fails the whole decode, and the caller drops the
+//     packet and logs the error.
 //   - Parsing does not allocate: [ParseReply] decodes a BOOTREPLY into a
 //     caller-owned [Reply] whose storage is fixed-size arrays, and the
 //     builders ([ClientConfig.AppendDiscover] and friends) append into a

@@ -34,13 +34,42 @@ type Reply struct {
 	DomainName    DomainName  // option 15
 	Hostname      Hostname    // option 12
 
-	nRouters, nDNS, nNTP, nSearch, nRoutes uint8
+	nRouters, nDNS, nNTP, nSearch, nRoutes, nDropped uint8
 
 	routers [MaxAddrs]netip.Addr
 	dns     [MaxAddrs]netip.Addr
 	ntp     [MaxAddrs]netip.Addr
 	search  [MaxSearchDomains]DomainName
 	routes  [MaxRoutes]Route
+	dropped [maxDropped]OptionError
+}
+
+// maxDropped is the number of options a reply can drop: each droppable
+// option appears at most once in a decoded message.
+const maxDropped = 16
+
+// Dropped returns the malformed options the reply dropped, in message
+// order, each with the reason. A reply keeps what is valid: a malformed
+// option the lease can do without (routers, DNS servers, NTP servers, host
+// and domain names, the search list, classless routes, MTU, broadcast
+// address, T1 and T2, and options 50 and 57, which a client does not use)
+// is dropped and its field left as if absent, so that one bad optional
+// field does not leave the machine without an address. A malformed message
+// type, server identifier, lease time, subnet mask or client identifier
+// still rejects the reply: without them the lease is unusable or not
+// known to be ours.
+func (r *Reply) Dropped() []OptionError { return r.dropped[:r.nDropped] }
+
+// droppable reports whether a malformed option code is dropped rather than
+// rejecting the reply (see [Reply.Dropped]).
+func droppable(code OptionCode) bool {
+	switch code {
+	case OptRouter, OptDNS, OptNTPServers, OptHostname, OptDomainName, OptInterfaceMTU,
+		OptBroadcast, OptRenewalTime, OptRebindingTime, OptDomainSearch, OptClasslessRoutes,
+		OptRequestedIP, OptMaxMessageSize:
+		return true
+	}
+	return false
 }
 
 // Routers returns the routers of option 3 (RFC 2132 section 3.5). If option
@@ -59,8 +88,16 @@ func (r *Reply) SearchList() []DomainName { return r.search[:r.nSearch] }
 // Routes returns the classless static routes of option 121 (RFC 3442).
 func (r *Reply) Routes() []Route { return r.routes[:r.nRoutes] }
 
-// Has reports whether the reply carries option code.
-func (r *Reply) Has(code OptionCode) bool { return r.Msg.Options.Has(code) }
+// Has reports whether the reply carries option code, and false for an
+// option it dropped as malformed ([Reply.Dropped]).
+func (r *Reply) Has(code OptionCode) bool {
+	for _, oe := range r.Dropped() {
+		if oe.Code == code {
+			return false
+		}
+	}
+	return r.Msg.Options.Has(code)
+}
 
 // PrefixLen returns the prefix length of the subnet mask, and false if the
 // reply has no subnet mask.
@@ -71,7 +108,9 @@ func (r *Reply) PrefixLen() (int, bool) { return MaskBits(r.SubnetMask) }
 // it requires op BOOTREPLY, htype 1 and hlen 6 (RFC 2131 section 2), a
 // message type of DHCPOFFER, DHCPACK or DHCPNAK, and a server identifier
 // (RFC 2131 section 4.3.1, table 3), and it validates the options the typed
-// fields of r hold, plus 50, 57 and 61 when present. Matching xid, chaddr
+// fields of r hold, plus 50, 57 and 61 when present; a malformed optional
+// option is dropped and listed in [Reply.Dropped] rather than failing the
+// reply. Matching xid, chaddr
 // and client identifier against the client's own is the caller's job.
 //
 // ParseReply does not allocate, except for the error it returns. On error
@@ -117,7 +156,7 @@ func (r *Reply) check() error {
 	r.MTU, r.LeaseTime, r.RenewalTime, r.RebindingTime = 0, 0, 0, 0
 	r.DomainName.reset()
 	r.Hostname.reset()
-	r.nRouters, r.nDNS, r.nNTP, r.nSearch, r.nRoutes = 0, 0, 0, 0, 0
+	r.nRouters, r.nDNS, r.nNTP, r.nSearch, r.nRoutes, r.nDropped = 0, 0, 0, 0, 0, 0
 
 	d := m.Options.Decoder()
 	for d.Next() {
@@ -161,6 +200,9 @@ func (r *Reply) check() error {
 				d.fail(err)
 			}
 		}
+		if d.Err() != nil && droppable(d.Code()) && int(r.nDropped) < maxDropped {
+			r.drop(d.recover())
+		}
 	}
 	if err := d.Err(); err != nil {
 		return err
@@ -178,6 +220,39 @@ func (r *Reply) check() error {
 	return nil
 }
 
+// drop records oe and clears the field of its option.
+func (r *Reply) drop(oe *OptionError) {
+	if oe == nil {
+		return
+	}
+	r.dropped[r.nDropped] = *oe
+	r.nDropped++
+	switch oe.Code {
+	case OptRouter:
+		r.nRouters = 0
+	case OptDNS:
+		r.nDNS = 0
+	case OptNTPServers:
+		r.nNTP = 0
+	case OptHostname:
+		r.Hostname.reset()
+	case OptDomainName:
+		r.DomainName.reset()
+	case OptInterfaceMTU:
+		r.MTU = 0
+	case OptBroadcast:
+		r.Broadcast = netip.Addr{}
+	case OptRenewalTime:
+		r.RenewalTime = 0
+	case OptRebindingTime:
+		r.RebindingTime = 0
+	case OptDomainSearch:
+		r.nSearch = 0
+	case OptClasslessRoutes:
+		r.nRoutes = 0
+	}
+}
+
 // Equal reports whether r and s hold the same message and values.
 func (r *Reply) Equal(s *Reply) bool {
 	return r.Msg.Equal(&s.Msg) && r.Type == s.Type && r.ServerID == s.ServerID &&
@@ -186,5 +261,6 @@ func (r *Reply) Equal(s *Reply) bool {
 		r.DomainName == s.DomainName && r.Hostname == s.Hostname &&
 		slices.Equal(r.Routers(), s.Routers()) && slices.Equal(r.DNS(), s.DNS()) &&
 		slices.Equal(r.NTPServers(), s.NTPServers()) && slices.Equal(r.SearchList(), s.SearchList()) &&
-		slices.Equal(r.Routes(), s.Routes())
+		slices.Equal(r.Routes(), s.Routes()) &&
+		slices.EqualFunc(r.Dropped(), s.Dropped(), func(a, b OptionError) bool { return a.Code == b.Code })
 }

@@ -2,6 +2,7 @@ package dhcp
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,6 +98,91 @@ func TestParseReplyAllOptions(t *testing.T) {
 	}
 }
 
+// TestParseReplyDrops checks that a malformed option the lease can do
+// without is dropped, named in Dropped and reported absent by Has, while
+// the rest of the reply is kept.
+func TestParseReplyDrops(t *testing.T) {
+	tests := []struct {
+		name  string
+		code  OptionCode
+		value []byte
+	}{
+		{"t1 5", OptRenewalTime, []byte{1, 2, 3, 4, 5}},
+		{"t2 0", OptRebindingTime, nil},
+		{"router 6", OptRouter, []byte{1, 2, 3, 4, 5, 6}},
+		{"too many dns", OptDNS, make([]byte, 4*(MaxAddrs+1))},
+		{"ntp", OptNTPServers, []byte{1}},
+		{"hostname", OptHostname, []byte("a;rm -rf")},
+		{"long label", OptHostname, []byte(strings.Repeat("a", 72))},
+		{"domain", OptDomainName, []byte("a\nnameserver 1.2.3.4")},
+		{"mtu", OptInterfaceMTU, []byte{0, 1}},
+		{"broadcast", OptBroadcast, []byte{0}},
+		{"search", OptDomainSearch, []byte{0xc0, 0}},
+		{"routes", OptClasslessRoutes, []byte{33}},
+		{"requested ip", OptRequestedIP, []byte{1}},
+		{"max size", OptMaxMessageSize, []byte{0, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := replyMessage(t, Ack)
+			m.Options.Set(tt.code, tt.value)
+			b, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var good, r Reply
+			if err := good.FromMessage(replyMessage(t, Ack)); err != nil {
+				t.Fatal(err)
+			}
+			if err := ParseReply(b, &r); err != nil {
+				t.Fatalf("reply with a bad option %d rejected: %v", tt.code, err)
+			}
+			d := r.Dropped()
+			if len(d) != 1 || d[0].Code != tt.code || d[0].Err == nil {
+				t.Fatalf("dropped %+v, want option %d alone", d, tt.code)
+			}
+			if r.Has(tt.code) {
+				t.Errorf("Has(%d) after dropping it", tt.code)
+			}
+			if r.Type != Ack || r.ServerID != good.ServerID || r.LeaseTime != good.LeaseTime || r.SubnetMask != good.SubnetMask {
+				t.Errorf("essentials lost: %v %v %d %v", r.Type, r.ServerID, r.LeaseTime, r.SubnetMask)
+			}
+			// Every other field is what the reply without the bad option holds.
+			type field struct {
+				code OptionCode
+				same bool
+			}
+			for _, f := range []field{
+				{OptDNS, slices.Equal(r.DNS(), good.DNS())},
+				{OptRouter, slices.Equal(r.Routers(), good.Routers())},
+				{OptDomainName, r.DomainName == good.DomainName},
+				{OptDomainSearch, slices.Equal(r.SearchList(), good.SearchList())},
+				{OptClasslessRoutes, slices.Equal(r.Routes(), good.Routes())},
+				{OptRenewalTime, r.RenewalTime == good.RenewalTime},
+				{OptRebindingTime, r.RebindingTime == good.RebindingTime},
+			} {
+				if f.code != tt.code && !f.same {
+					t.Errorf("option %d changed by dropping option %d", f.code, tt.code)
+				}
+			}
+			switch tt.code {
+			case OptDNS:
+				if len(r.DNS()) != 0 {
+					t.Error("dropped DNS servers kept")
+				}
+			case OptClasslessRoutes:
+				if len(r.Routes()) != 0 {
+					t.Error("dropped routes kept")
+				}
+			case OptRenewalTime:
+				if r.RenewalTime != 0 {
+					t.Error("dropped T1 kept")
+				}
+			}
+		})
+	}
+}
+
 func TestParseReplyErrors(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -111,20 +197,7 @@ func TestParseReplyErrors(t *testing.T) {
 		{"no server id", func(m *Message) { m.Options.Del(OptServerID) }, "without server identifier"},
 		{"server id 5", func(m *Message) { m.Options.Set(OptServerID, []byte{1, 2, 3, 4, 5}) }, "option 54"},
 		{"lease 3", func(m *Message) { m.Options.Set(OptLeaseTime, []byte{1, 2, 3}) }, "option 51"},
-		{"t1 5", func(m *Message) { m.Options.Set(OptRenewalTime, []byte{1, 2, 3, 4, 5}) }, "option 58"},
-		{"t2 0", func(m *Message) { m.Options.Set(OptRebindingTime, nil) }, "option 59"},
 		{"mask", func(m *Message) { m.Options.Set(OptSubnetMask, []byte{255, 0, 255, 0}) }, "option 1"},
-		{"router 6", func(m *Message) { m.Options.Set(OptRouter, []byte{1, 2, 3, 4, 5, 6}) }, "option 3"},
-		{"too many dns", func(m *Message) { m.Options.Set(OptDNS, make([]byte, 4*(MaxAddrs+1))) }, "option 6"},
-		{"ntp", func(m *Message) { m.Options.Set(OptNTPServers, []byte{1}) }, "option 42"},
-		{"hostname", func(m *Message) { m.Options.Set(OptHostname, []byte("a;rm -rf")) }, "option 12"},
-		{"domain", func(m *Message) { m.Options.Set(OptDomainName, []byte("a\nnameserver 1.2.3.4")) }, "option 15"},
-		{"mtu", func(m *Message) { m.Options.Set(OptInterfaceMTU, []byte{0, 1}) }, "option 26"},
-		{"broadcast", func(m *Message) { m.Options.Set(OptBroadcast, []byte{0}) }, "option 28"},
-		{"search", func(m *Message) { m.Options.Set(OptDomainSearch, []byte{0xc0, 0}) }, "option 119"},
-		{"routes", func(m *Message) { m.Options.Set(OptClasslessRoutes, []byte{33}) }, "option 121"},
-		{"requested ip", func(m *Message) { m.Options.Set(OptRequestedIP, []byte{1}) }, "option 50"},
-		{"max size", func(m *Message) { m.Options.Set(OptMaxMessageSize, []byte{0, 1}) }, "option 57"},
 		{"client id", func(m *Message) { m.Options.Set(OptClientID, []byte{255, 1}) }, "option 61"},
 		{"type twice", func(m *Message) { m.Options.Set(OptMessageType, []byte{2, 2}) }, "option 53"},
 	}

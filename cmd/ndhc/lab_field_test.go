@@ -181,6 +181,37 @@ func TestLabBadOptionalFields(t *testing.T) {
 	}
 }
 
+// TestLabMalformedOptions: options the codec cannot accept (an MTU below
+// 68, a 72-octet host-name label, a loopback NTP server) cost only
+// themselves: the lease is configured with its address, router and DNS
+// server, and the saved lease holds none of the bad values.
+func TestLabMalformedOptions(t *testing.T) {
+	l := newLab(t, "malformed")
+	cfg := lab.ServerConfig{Router: l.Net.Gateway(), DNS: []netip.Addr{l.Net.Gateway()},
+		Extra: "dhcp-option=26,40\ndhcp-option=12," + strings.Repeat("m", 72) + "\ndhcp-option=42,127.0.0.1\n"}
+	if _, err := l.StartDnsmasq(cfg); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, l, clientOpts{args: []string{"--arp-mode", "off"}})
+	r, _ := c.waitRec(20*time.Second, "the lease configured", 0, func(r event.Record) bool { return r.Event == "configured" || r.Event == "refused" })
+	if r.Event != "configured" {
+		t.Fatalf("%+v, want the lease configured without the malformed options", r)
+	}
+	ls := c.lease(t, l.Client.IfName())
+	if ls.MTU != 0 || !ls.Hostname.IsZero() || len(ls.NTP) != 0 {
+		t.Errorf("saved lease keeps a malformed option: mtu %d hostname %q ntp %v", ls.MTU, ls.Hostname, ls.NTP)
+	}
+	if len(ls.DNS) != 1 || ls.DNS[0] != l.Net.Gateway() {
+		t.Errorf("saved lease DNS %v, want %v", ls.DNS, l.Net.Gateway())
+	}
+	if a := clientKernelAddr(t, l); a.prefix != ls.Addr {
+		t.Errorf("interface has %+v, want %v", a, ls.Addr)
+	}
+	if !hasDefaultVia(t, l, l.Net.Gateway()) {
+		t.Error("no default route")
+	}
+}
+
 // TestLabStateDirectory: the state directory is root's, the DUID is out
 // of the engine's reach, each engine has a directory of its own, a second
 // instance on the same interface is refused, and a directory that is not

@@ -70,6 +70,12 @@ func (c *Client) drop(why string, attrs ...slog.Attr) {
 	c.log(slog.LevelDebug, "dropped "+why, attrs...)
 }
 
+// dropEntry warns that one entry of a reply's list (what) was left out of
+// the lease.
+func (c *Client) dropEntry(what string, a netip.Addr) {
+	c.log(slog.LevelWarn, "ignored an unusable "+what+" address, kept the rest of the lease", slog.String("address", a.String()))
+}
+
 // fail stops the client after an error it cannot recover from.
 func (c *Client) fail(now time.Time, err error) {
 	c.log(slog.LevelError, "dhcp client failed", slog.String("err", err.Error()))
@@ -539,13 +545,17 @@ func (c *Client) handlePacket(now time.Time, m *dhcp.Message) {
 		c.drop("message", slog.String("err", err.Error()))
 		return
 	}
+	for _, oe := range r.Dropped() {
+		c.log(slog.LevelWarn, "ignored a malformed option, kept the rest of the "+r.Type.String(),
+			slog.Int("option", int(oe.Code)), slog.String("err", oe.Err.Error()))
+	}
 	switch c.state {
 	case StateSelecting:
 		if r.Type != dhcp.Offer {
 			c.drop("message: not an offer", slog.String("type", r.Type.String()))
 			return
 		}
-		l, err := r.lease(now, c.s.IgnoreClasslessRoutes)
+		l, err := r.lease(now, c.s.IgnoreClasslessRoutes, c.dropEntry)
 		if err != nil {
 			c.drop("offer", slog.String("err", err.Error()))
 			return
@@ -592,7 +602,7 @@ func (c *Client) ackOrNak(now time.Time, r *clientReply, addr netip.Addr) {
 		c.drop("ack: for another address", slog.String("yiaddr", r.Msg.YIAddr.String()), slog.String("requested", addr.String()))
 		return
 	}
-	l, err := r.lease(c.reqSent, c.s.IgnoreClasslessRoutes)
+	l, err := r.lease(c.reqSent, c.s.IgnoreClasslessRoutes, c.dropEntry)
 	if err != nil {
 		c.drop("ack", slog.String("err", err.Error()))
 		return

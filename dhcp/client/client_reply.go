@@ -22,7 +22,9 @@ type clientReply struct {
 // section 4.4.1), a unicast server identifier (RFC 2131 section 4.3.1,
 // table 3), a client identifier equal to ours if it echoes one (RFC 6842
 // section 3), and, for an offer or ack, a unicast yiaddr and a non-zero
-// lease time. A malformed option drops the message.
+// lease time. A malformed option the lease can do without is dropped and
+// the rest of the reply kept ([dhcp.Reply.Dropped]); any other malformed
+// option drops the message.
 func (c *Client) parseReply(m *dhcp.Message) (*clientReply, error) {
 	if m.XID != c.xid {
 		return nil, errors.New("dhcp: xid " + strconv.FormatUint(uint64(m.XID), 16) + " is not ours")
@@ -100,8 +102,11 @@ func (r *clientReply) times() (lease, t1, t2 uint32) {
 }
 
 // lease builds the lease an offer or ack describes, starting at acquired,
-// and validates it.
-func (r *clientReply) lease(acquired time.Time, ignoreClassless bool) (*Lease, error) {
+// and validates it. A router, DNS or NTP server or broadcast address that
+// is not a usable unicast (or, for broadcast, IPv4) address is left out and
+// passed to drop, with the list it came from, so that one bad entry does
+// not cost the lease; the other entries are kept.
+func (r *clientReply) lease(acquired time.Time, ignoreClassless bool, drop func(what string, a netip.Addr)) (*Lease, error) {
 	bits := classfulBits(r.Msg.YIAddr)
 	if r.SubnetMask.IsValid() {
 		bits, _ = dhcp.MaskBits(r.SubnetMask)
@@ -110,11 +115,11 @@ func (r *clientReply) lease(acquired time.Time, ignoreClassless bool) (*Lease, e
 	l := &Lease{
 		Addr:      netip.PrefixFrom(r.Msg.YIAddr, bits),
 		Broadcast: r.Broadcast,
-		DNS:       cloneAddrs(r.DNS()),
+		DNS:       unicastOnly("dns", r.DNS(), drop),
 		Domain:    r.DomainName,
 		MTU:       r.MTU,
 		Hostname:  r.Hostname,
-		NTP:       cloneAddrs(r.NTPServers()),
+		NTP:       unicastOnly("ntp", r.NTPServers(), drop),
 		ServerID:  r.ServerID,
 		LeaseTime: fromSeconds(lease),
 		T1:        fromSeconds(t1),
@@ -124,7 +129,11 @@ func (r *clientReply) lease(acquired time.Time, ignoreClassless bool) (*Lease, e
 	if rs := r.Routes(); len(rs) > 0 && !ignoreClassless {
 		l.Routes = append([]dhcp.Route(nil), rs...)
 	} else {
-		l.Routers = cloneAddrs(r.Routers())
+		l.Routers = unicastOnly("router", r.Routers(), drop)
+	}
+	if b := l.Broadcast; b.IsValid() && (!b.Is4() || b.IsUnspecified()) {
+		drop("broadcast", b)
+		l.Broadcast = netip.Addr{}
 	}
 	if ss := r.SearchList(); len(ss) > 0 {
 		l.Search = append([]dhcp.DomainName(nil), ss...)
@@ -135,9 +144,17 @@ func (r *clientReply) lease(acquired time.Time, ignoreClassless bool) (*Lease, e
 	return l, nil
 }
 
-func cloneAddrs(a []netip.Addr) []netip.Addr {
-	if len(a) == 0 {
-		return nil
+// unicastOnly returns a copy of as without the addresses that are not
+// usable unicast IPv4 (0.0.0.0, loopback, multicast, broadcast), each of
+// which it passes to drop.
+func unicastOnly(what string, as []netip.Addr, drop func(string, netip.Addr)) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range as {
+		if usableUnicast(a) {
+			out = append(out, a)
+		} else {
+			drop(what, a)
+		}
 	}
-	return append([]netip.Addr(nil), a...)
+	return out
 }
