@@ -30,6 +30,27 @@ func SeqpacketPair() (*os.File, *os.File, error) {
 	return os.NewFile(uintptr(fds[0]), "seqpacket"), os.NewFile(uintptr(fds[1]), "seqpacket"), nil
 }
 
+// SeqpacketConns returns the two ends of a SOCK_SEQPACKET socketpair as
+// connections: for a channel both ends of which stay in this process (a
+// role and a fake peer in tests, or two goroutines).
+func SeqpacketConns() (*net.UnixConn, *net.UnixConn, error) {
+	a, b, err := SeqpacketPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	ca, err := UnixConn(a)
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	cb, err := UnixConn(b)
+	if err != nil {
+		ca.Close()
+		return nil, nil, err
+	}
+	return ca, cb, nil
+}
+
 // UnixConn wraps f (an AF_UNIX socket) into a *net.UnixConn that uses the
 // runtime's poller. f is closed: the connection holds its own descriptor.
 func UnixConn(f *os.File) (*net.UnixConn, error) {

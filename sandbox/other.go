@@ -26,6 +26,9 @@ func ResolveGroup(name string) (uint32, error) { return 0, ErrUnsupported }
 // SeqpacketPair is not supported outside Linux.
 func SeqpacketPair() (*os.File, *os.File, error) { return nil, nil, ErrUnsupported }
 
+// SeqpacketConns is not supported outside Linux.
+func SeqpacketConns() (*net.UnixConn, *net.UnixConn, error) { return nil, nil, ErrUnsupported }
+
 // PeerCred is not supported outside Linux.
 func PeerCred(c syscall.Conn) (Ucred, error) { return Ucred{}, ErrUnsupported }
 

@@ -366,15 +366,7 @@ type harness struct {
 
 func seqpacketConns(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 	t.Helper()
-	a, b, err := sandbox.SeqpacketPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := sandbox.UnixConn(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := sandbox.UnixConn(b)
+	ca, cb, err := sandbox.SeqpacketConns()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,20 +33,7 @@ func (f *fakeSockd) requests() []sockd.Request {
 
 func startFakeSockd(t *testing.T) (*net.UnixConn, *fakeSockd) {
 	t.Helper()
-	a, b, err := sandbox.SeqpacketPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	engSide, err := sandbox.UnixConn(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvSide, err := sandbox.UnixConn(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
-	b.Close()
+	engSide, srvSide := seqpacketConns(t)
 	f := &fakeSockd{}
 	go func() {
 		for {

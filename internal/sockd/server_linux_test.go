@@ -24,12 +24,10 @@ func TestServeInNamespace(t *testing.T) {
 	if _, err := l.Client.Run(t.Context(), "ip", "addr", "add", "10.77.0.50/24", "dev", l.Client.IfName()); err != nil {
 		t.Fatal(err)
 	}
-	a, b, err := sandbox.SeqpacketPair()
+	srvConn, cliConn, err := sandbox.SeqpacketConns()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srvConn, _ := sandbox.UnixConn(a)
-	cliConn, _ := sandbox.UnixConn(b)
 	defer cliConn.Close()
 	cliConn.SetDeadline(time.Now().Add(20 * time.Second))
 
