@@ -11,7 +11,10 @@ import (
 const atFDCWD = uint64(1<<64 + unix.AT_FDCWD)
 
 // Engine is the policy of the role that parses everything from the
-// network: no capability, no socket(2) at all (sockd hands it sockets), and
+// network: no capability, no socket(2) at all (sockd hands it sockets), no
+// sendto, sendmsg or connect (it cannot name a destination: sockd
+// transmits its broadcasts and ARP frames after checking them, and its UDP
+// socket comes connected to the server), and
 // its chroot is the state directory, the only place it may write (the lease,
 // the DUID and IAID).
 func Engine() sandbox.Policy {
@@ -27,8 +30,7 @@ func Engine() sandbox.Policy {
 			RWDirs: []string{"/"},
 		},
 		Seccomp: sandbox.With(sandbox.RuntimeBase(),
-			sandbox.Allow("recvfrom", "DHCP and ARP frames on the packet sockets sockd handed over"),
-			sandbox.Allow("sendto", "DHCP and ARP frames on the packet sockets sockd handed over"),
+			sandbox.Allow("recvfrom", "DHCP replies on the UDP socket sockd handed over"),
 			sandbox.AllowIf("openat", "lease and DUID files inside the state directory, by path only (no directory descriptors)",
 				[]sandbox.Cond{{Arg: 0, Op: sandbox.Eq, Value: atFDCWD, Label: "AT_FDCWD"}}),
 			sandbox.AllowIf("getsockopt", "mdlayher/socket reads SO_TYPE when wrapping a handed-over socket; x/sys/unix reads SO_PROTOCOL to decode the sender of each UDP datagram",

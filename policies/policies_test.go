@@ -74,8 +74,14 @@ var calls = []call{
 	{"socket", [6]uint64{unix.AF_INET, unix.SOCK_STREAM | unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK}, nil},
 	{"socket", [6]uint64{unix.AF_INET6, unix.SOCK_DGRAM | unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK}, nil},
 	{"socket", [6]uint64{unix.AF_NETLINK, unix.SOCK_RAW | unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE}, nil},
+	{"socket", [6]uint64{unix.AF_NETLINK, unix.SOCK_RAW | unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT}, nil},
 	{"socket", [6]uint64{unix.AF_UNIX, unix.SOCK_SEQPACKET | unix.SOCK_CLOEXEC}, nil},
-	{"connect", [6]uint64{}, nil},
+	{"connect", [6]uint64{}, []string{"sockd"}},
+	// Only sockd names destinations: the engine holds packet sockets and
+	// must not be able to send on them.
+	{"sendto", [6]uint64{}, []string{"sockd", "ifch"}},
+	{"sendmsg", [6]uint64{}, []string{"sockd"}},
+	{"sendmmsg", [6]uint64{}, nil},
 	{"openat", [6]uint64{atFDCWD}, []string{"engine"}},
 	{"openat", [6]uint64{3}, nil},
 	{"open", [6]uint64{}, nil},
@@ -87,7 +93,7 @@ var calls = []call{
 	{"setsockopt", [6]uint64{3, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP}, nil},
 	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_TYPE}, []string{"engine", "sockd"}},
 	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_PEERCRED}, nil},
-	{"recvfrom", [6]uint64{}, []string{"engine", "ifch"}},
+	{"recvfrom", [6]uint64{}, []string{"engine", "ifch", "sockd"}},
 	{"waitid", [6]uint64{}, []string{"supervisor"}},
 }
 

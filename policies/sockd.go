@@ -7,10 +7,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Sockd is the policy of the role that creates sockets for the engine:
-// AF_PACKET sockets (CAP_NET_RAW) with BPF filters it attaches and locks, and
-// UDP sockets bound to port 68 (CAP_NET_BIND_SERVICE). socket(2) is allowed
-// for those families only.
+// Sockd is the policy of the role that creates sockets for the engine and
+// transmits its frames: AF_PACKET sockets (CAP_NET_RAW) with BPF filters it
+// attaches and locks, UDP sockets bound to port 68 (CAP_NET_BIND_SERVICE)
+// and connected to the server. socket(2) is allowed for those only; the
+// NETLINK_ROUTE socket through which it checks that an address is the
+// interface's is opened before the sandbox, and without CAP_NET_ADMIN it
+// only reads through it.
 func Sockd() sandbox.Policy {
 	return sandbox.Policy{
 		Role:    "sockd",
@@ -42,6 +45,10 @@ func Sockd() sandbox.Policy {
 				sockopt(unix.SOL_SOCKET, unix.SO_TYPE, "SO_TYPE")),
 			sandbox.Allow("bind", "packet sockets to the interface, UDP sockets to port 68"),
 			sandbox.Allow("getsockname", "packet library reads back the bound address"),
+			sandbox.Allow("connect", "UDP sockets connected to the lease's server before they are handed over"),
+			sandbox.Allow("sendmsg", "IPC: a socket handed to the engine (SCM_RIGHTS)"),
+			sandbox.Allow("sendto", "the engine's broadcasts and ARP frames, checked and built here; the RTM_GETADDR request on the netlink socket opened before the sandbox"),
+			sandbox.Allow("recvfrom", "the RTM_GETADDR dump"),
 		),
 	}
 }

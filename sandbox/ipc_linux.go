@@ -67,9 +67,12 @@ func UnixConn(f *os.File) (*net.UnixConn, error) {
 	return uc, nil
 }
 
-// Send writes one message with no descriptors.
+// Send writes one message with no descriptors. It uses write(2), which on
+// a SOCK_SEQPACKET socket sends one message, so that a role that never
+// hands a descriptor on needs neither sendmsg nor sendto: neither can then
+// name a destination on any other socket the role holds.
 func Send(c *net.UnixConn, msg []byte) error {
-	n, _, err := c.WriteMsgUnix(msg, nil, nil)
+	n, err := c.Write(msg)
 	if err != nil {
 		return fmt.Errorf("sandbox: send: %w", err)
 	}

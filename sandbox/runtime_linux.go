@@ -67,11 +67,10 @@ func RuntimeBase() []Syscall {
 		Allow("epoll_pwait", "runtime: network poller"),
 		Allow("epoll_ctl", "runtime: network poller registration"),
 		Allow("read", "poller wakeups (eventfd), reads from held descriptors"),
-		Allow("write", "poller wakeups (eventfd), log lines to stderr"),
+		Allow("write", "poller wakeups (eventfd), log lines to stderr, IPC messages (Send)"),
 		Allow("close", "closing descriptors"),
 		AllowIf("fcntl", "os, net, internal/poll: descriptor flags when wrapping handed descriptors, close-on-exec duplicates; never F_SETOWN or F_SETSIG",
 			anyOf(1, map[uint64]string{unix.F_GETFD: "F_GETFD", unix.F_SETFD: "F_SETFD", unix.F_GETFL: "F_GETFL", unix.F_SETFL: "F_SETFL", unix.F_DUPFD_CLOEXEC: "F_DUPFD_CLOEXEC"})...),
-		Allow("sendmsg", "IPC: messages on the role's SOCK_SEQPACKET channels"),
 		Allow("recvmsg", "IPC: messages on the role's SOCK_SEQPACKET channels"),
 	}
 	return append(base, archRuntime()...)

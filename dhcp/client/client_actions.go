@@ -123,10 +123,13 @@ func (s SocketSet) String() string {
 // the address the bound sockets (SocketUDP, SocketARPDefense) use: the
 // lease's address when the action was emitted, even if the same call
 // then releases the lease (a DHCPRELEASE goes out through the UDP
-// socket of the address it releases).
+// socket of the address it releases). Server is the lease's server
+// identifier when SocketUDP is open: the UDP socket reaches that server
+// and no other (every unicast SendDHCP goes to it).
 type Sockets struct {
-	Open SocketSet
-	Addr netip.Addr
+	Open   SocketSet
+	Addr   netip.Addr
+	Server netip.Addr
 }
 
 // Configure asks the engine to make the interface match Lease: address,

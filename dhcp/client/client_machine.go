@@ -113,6 +113,9 @@ func (c *Client) wantSockets() Sockets {
 		if k.Bound() {
 			s.Addr = c.lease.Addr.Addr()
 		}
+		if k == SocketUDP {
+			s.Server = c.lease.ServerID
+		}
 	}
 	return s
 }

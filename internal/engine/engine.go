@@ -71,9 +71,11 @@ type Engine struct {
 	// reader's late events from the current socket's.
 	socks [client.NumSockets]*socket.Conn
 	gen   [client.NumSockets]int
-	// sockAddr is the address the bound sockets use.
-	sockAddr netip.Addr
-	sendBuf  []byte
+	// sockAddr is the address the bound sockets use, sockServer the
+	// server the UDP socket is connected to.
+	sockAddr   netip.Addr
+	sockServer netip.Addr
+	arpBuf     []byte
 	// pending is an exit the engine itself decided (a failed socket, a
 	// removed interface), carried out before any further action.
 	pending *exitFor

@@ -117,56 +117,39 @@ func (h *harness) stop() []event.Event {
 }
 
 // TestGrantedSocketKind pins the kernel behaviour the fake sockd relies
-// on: a unix SOCK_DGRAM socketpair refuses Sendto with the engine's
-// addresses; a SOCK_SEQPACKET pair accepts them, ignores them and keeps
-// message boundaries, through the same socket.Conn calls the engine makes.
+// on: a unix SOCK_SEQPACKET pair keeps message boundaries through the
+// socket.Conn calls the engine makes (Write on its UDP socket, Recvmsg on
+// its packet sockets).
 func TestGrantedSocketKind(t *testing.T) {
-	ll := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: tIfindex, Halen: 6, Addr: broadcastLL}
-	in4 := &unix.SockaddrInet4{Port: 67, Addr: tServer.As4()}
-	for _, tc := range []struct {
-		typ    int
-		name   string
-		refuse error
-	}{
-		{unix.SOCK_DGRAM, "dgram", unix.EINVAL},
-		{unix.SOCK_SEQPACKET, "seqpacket", nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fds, err := unix.Socketpair(unix.AF_UNIX, tc.typ|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(fds[1])
-			f := os.NewFile(uintptr(fds[0]), "engine end")
-			c, err := socket.FileConn(f, "engine end")
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			for _, sa := range []unix.Sockaddr{ll, in4} {
-				err := c.Sendto(context.Background(), []byte("frame"), 0, sa)
-				if !errors.Is(err, tc.refuse) || (tc.refuse == nil) != (err == nil) {
-					t.Errorf("Sendto %T: %v, want %v", sa, err, tc.refuse)
-				}
-			}
-			if tc.refuse != nil {
-				return
-			}
-			buf := make([]byte, 16)
-			for range 2 {
-				if n, err := unix.Read(fds[1], buf); err != nil || string(buf[:n]) != "frame" {
-					t.Errorf("peer read %q, %v", buf[:n], err)
-				}
-			}
-			if _, err := unix.Write(fds[1], []byte("reply")); err != nil {
-				t.Fatal(err)
-			}
-			oob := make([]byte, 64)
-			if n, _, _, _, err := c.Recvmsg(context.Background(), buf, oob, 0); err != nil || string(buf[:n]) != "reply" {
-				t.Errorf("Recvmsg %q, %v", buf[:n], err)
-			}
-		})
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	f := os.NewFile(uintptr(fds[0]), "engine end")
+	c, err := socket.FileConn(f, "engine end")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 2 {
+		if _, err := c.Write([]byte("frame")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 16)
+	for range 2 {
+		if n, err := unix.Read(fds[1], buf); err != nil || string(buf[:n]) != "frame" {
+			t.Errorf("peer read %q, %v", buf[:n], err)
+		}
+	}
+	if _, err := unix.Write(fds[1], []byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	oob := make([]byte, 64)
+	if n, _, _, _, err := c.Recvmsg(context.Background(), buf, oob, 0); err != nil || string(buf[:n]) != "reply" {
+		t.Errorf("Recvmsg %q, %v", buf[:n], err)
 	}
 }
 
@@ -937,7 +920,8 @@ func nsServer(t *testing.T, ns *nsSockets) *net.UDPConn {
 }
 
 // nsAnswer grants UDP requests with a real socket bound to the requested
-// address, port 68, inside the namespace; everything else as usual.
+// address, port 68, inside the namespace and connected to the requested
+// server; everything else as usual.
 func nsAnswer(ns *nsSockets) func(sockd.Request) sockdAnswer {
 	return func(r sockd.Request) sockdAnswer {
 		if r.Kind != client.SocketUDP {
@@ -946,6 +930,12 @@ func nsAnswer(ns *nsSockets) func(sockd.Request) sockdAnswer {
 		f, err := ns.udp(netip.AddrPortFrom(r.Addr, 68))
 		if err != nil {
 			return sockdAnswer{errno: unix.EADDRNOTAVAIL}
+		}
+		// Connected to the server, as sockd does: a socket belongs to
+		// the namespace it was made in, whichever thread connects it.
+		if err := unix.Connect(int(f.Fd()), &unix.SockaddrInet4{Port: 67, Addr: r.Peer.As4()}); err != nil {
+			f.Close()
+			return sockdAnswer{errno: err.(unix.Errno)}
 		}
 		return sockdAnswer{file: f}
 	}

@@ -222,7 +222,11 @@ type sockdGrant struct {
 	peer *net.UnixConn
 }
 
-// sockdFake is the socket broker, speaking the real wire protocol.
+// sockdFake is the socket broker, speaking the real wire protocol. It
+// grants SOCK_SEQPACKET socketpairs and keeps a duplicate of the engine's
+// end of each: a frame the engine asks it to transmit is written there, as
+// if the engine had sent it on that socket, so the test reads everything
+// the engine put on the wire from the grant's peer.
 type sockdFake struct {
 	conn   *net.UnixConn
 	answer func(sockd.Request) sockdAnswer
@@ -230,7 +234,12 @@ type sockdFake struct {
 
 	mu    sync.Mutex
 	reqs  []sockd.Request
+	sent  []sockd.Request
 	peers []*net.UnixConn
+	// ends are the duplicates of the engine's ends, by kind, latest
+	// grant last; order is the kinds in the order granted.
+	ends  map[client.Socket][]*os.File
+	order []client.Socket
 	bad   []string
 }
 
@@ -238,6 +247,12 @@ func (f *sockdFake) requests() []sockd.Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]sockd.Request(nil), f.reqs...)
+}
+
+func (f *sockdFake) transmitted() []sockd.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sockd.Request(nil), f.sent...)
 }
 
 func (f *sockdFake) complain(format string, args ...any) {
@@ -248,7 +263,7 @@ func (f *sockdFake) complain(format string, args ...any) {
 
 func (f *sockdFake) serve() {
 	for {
-		msg, err := sandbox.Recv(f.conn, sockd.RequestSize)
+		msg, err := sandbox.RecvUpTo(f.conn, sockd.MaxRequestSize)
 		if err != nil {
 			if !errors.Is(err, sandbox.ErrPeerClosed) && !errors.Is(err, net.ErrClosed) {
 				f.complain("sockd channel: %v", err)
@@ -259,6 +274,13 @@ func (f *sockdFake) serve() {
 		if err := req.UnmarshalBinary(msg); err != nil {
 			f.complain("engine sent sockd a malformed request % x: %v", msg, err)
 			return
+		}
+		if req.Op == sockd.OpTransmit {
+			if err := f.transmit(req); err != nil {
+				f.complain("sockd transmit %+v: %v", req, err)
+				return
+			}
+			continue
 		}
 		f.mu.Lock()
 		f.reqs = append(f.reqs, req)
@@ -276,11 +298,11 @@ func (f *sockdFake) serve() {
 		case a.raw != nil:
 			err = sandbox.Send(f.conn, a.raw)
 		case a.file != nil:
-			rep, _ := sockd.Reply{Kind: req.Kind, Errno: uint32(a.errno)}.MarshalBinary()
+			rep, _ := sockd.Reply{Op: sockd.OpOpen, Kind: req.Kind, Errno: uint32(a.errno)}.MarshalBinary()
 			err = sandbox.SendFD(f.conn, rep, int(a.file.Fd()))
 			a.file.Close()
 		case a.errno != 0:
-			rep, _ := sockd.Reply{Kind: req.Kind, Errno: uint32(a.errno)}.MarshalBinary()
+			rep, _ := sockd.Reply{Op: sockd.OpOpen, Kind: req.Kind, Errno: uint32(a.errno)}.MarshalBinary()
 			err = sandbox.Send(f.conn, rep)
 		default:
 			g.peer, err = f.grant(req)
@@ -297,6 +319,68 @@ func (f *sockdFake) serve() {
 	}
 }
 
+// transmit checks a frame as sockd does, writes it where the test reads
+// the engine's socket of that kind (an ARP frame goes to whichever of the
+// ARP and defense sockets was granted last) and answers.
+func (f *sockdFake) transmit(req sockd.Request) error {
+	frame := req.Payload
+	switch req.Kind {
+	case client.SocketRaw:
+		if hw := dhcp.MAC(req.Payload[28:34]); hw != tMAC {
+			return fmt.Errorf("dhcp message from %v", hw)
+		}
+		src := req.Addr
+		if !src.IsValid() {
+			src = netip.IPv4Unspecified()
+		}
+		d := dhcp.Datagram{Src: netip.AddrPortFrom(src, 68), Dst: netip.MustParseAddrPort("255.255.255.255:67"), TTL: 64, Payload: req.Payload}
+		var err error
+		if frame, err = d.AppendBinary(nil); err != nil {
+			return err
+		}
+	case client.SocketARP:
+		if a, _ := dhcp.ParseARP(req.Payload); a.SenderHW != tMAC {
+			return fmt.Errorf("arp frame from %v", a.SenderHW)
+		}
+	}
+	f.mu.Lock()
+	f.sent = append(f.sent, req)
+	end := f.latest(req.Kind)
+	f.mu.Unlock()
+	if end == nil {
+		return fmt.Errorf("transmit on %s before any such socket was granted", req.Kind)
+	}
+	if _, err := unix.Write(int(end.Fd()), frame); err != nil {
+		return err
+	}
+	rep, _ := sockd.Reply{Op: sockd.OpTransmit, Kind: req.Kind}.MarshalBinary()
+	return sandbox.Send(f.conn, rep)
+}
+
+// latest returns the duplicate of the engine's end a transmission of kind
+// goes to; f.mu is held.
+func (f *sockdFake) latest(kind client.Socket) *os.File {
+	last := func(k client.Socket) (*os.File, int) {
+		for i := len(f.order) - 1; i >= 0; i-- {
+			if f.order[i] == k {
+				ends := f.ends[k]
+				return ends[len(ends)-1], i
+			}
+		}
+		return nil, -1
+	}
+	if kind != client.SocketARP {
+		e, _ := last(kind)
+		return e
+	}
+	a, ai := last(client.SocketARP)
+	d, di := last(client.SocketARPDefense)
+	if di > ai {
+		return d
+	}
+	return a
+}
+
 // grant sends the engine one end of a fresh SOCK_SEQPACKET pair and
 // returns the other.
 func (f *sockdFake) grant(req sockd.Request) (*net.UnixConn, error) {
@@ -304,21 +388,39 @@ func (f *sockdFake) grant(req sockd.Request) (*net.UnixConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep, _ := sockd.Reply{Kind: req.Kind}.MarshalBinary()
+	rep, _ := sockd.Reply{Op: sockd.OpOpen, Kind: req.Kind}.MarshalBinary()
 	err = sandbox.SendFD(f.conn, rep, fds[0])
-	unix.Close(fds[0])
 	if err != nil {
+		unix.Close(fds[0])
 		unix.Close(fds[1])
 		return nil, err
 	}
 	peer, err := sandbox.UnixConn(os.NewFile(uintptr(fds[1]), "test end of "+req.Kind.String()))
 	if err != nil {
+		unix.Close(fds[0])
 		return nil, err
 	}
 	f.mu.Lock()
 	f.peers = append(f.peers, peer)
+	if f.ends == nil {
+		f.ends = map[client.Socket][]*os.File{}
+	}
+	f.ends[req.Kind] = append(f.ends[req.Kind], os.NewFile(uintptr(fds[0]), "sockd's copy of the engine end of "+req.Kind.String()))
+	f.order = append(f.order, req.Kind)
 	f.mu.Unlock()
 	return peer, nil
+}
+
+// closeEnds closes the duplicates of the engine's ends.
+func (f *sockdFake) closeEnds() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ends := range f.ends {
+		for _, e := range ends {
+			e.Close()
+		}
+	}
+	f.ends = nil
 }
 
 // ---- the harness ----
@@ -470,6 +572,7 @@ func (h *harness) cleanup(engSockd, engIfch *net.UnixConn) {
 		p.Close()
 	}
 	h.sockd.mu.Unlock()
+	h.sockd.closeEnds()
 
 	fakes := make(chan struct{})
 	go func() { h.wg.Wait(); close(fakes) }()

@@ -14,37 +14,34 @@ import (
 	"github.com/ndhc-go/ndhc/dhcp/client"
 )
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
-var broadcastLL = [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-
-func (e *Engine) linkAddr(proto uint16) *unix.SockaddrLinklayer {
-	return &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: e.cfg.Link.Index, Halen: 6, Addr: broadcastLL}
-}
-
 // setSockets opens and closes sockets to match want. Closing a socket ends
 // its reader; bumping the generation drops what it had queued. A bound
-// socket whose address changed is replaced.
+// socket whose address changed is replaced, and so is the UDP socket when
+// the server changed.
 func (e *Engine) setSockets(want client.Sockets) error {
 	for k := client.SocketRaw; k < client.NumSockets; k++ {
 		c := e.socks[k]
-		keep := want.Open.Has(k) && (!k.Bound() || e.sockAddr == want.Addr)
+		keep := want.Open.Has(k) && (!k.Bound() || e.sockAddr == want.Addr) &&
+			(k != client.SocketUDP || e.sockServer == want.Server)
 		if c != nil && !keep {
 			c.Close()
 			e.socks[k] = nil
 			e.gen[k]++
 		}
 	}
-	e.sockAddr = want.Addr
+	e.sockAddr, e.sockServer = want.Addr, want.Server
 	for k := client.SocketRaw; k < client.NumSockets; k++ {
 		if !want.Open.Has(k) || e.socks[k] != nil {
 			continue
 		}
-		var addr netip.Addr
+		var addr, peer netip.Addr
 		if k.Bound() {
 			addr = want.Addr
 		}
-		c, err := e.openSocket(k, addr)
+		if k == client.SocketUDP {
+			peer = want.Server
+		}
+		c, err := e.openSocket(k, addr, peer)
 		if err != nil {
 			return err
 		}
@@ -54,16 +51,10 @@ func (e *Engine) setSockets(want client.Sockets) error {
 	return nil
 }
 
-func (e *Engine) openSocket(kind client.Socket, addr netip.Addr) (*socket.Conn, error) {
-	f, err := e.sockd.Open(kind, addr)
+func (e *Engine) openSocket(kind client.Socket, addr, peer netip.Addr) (*socket.Conn, error) {
+	f, err := e.sockd.Open(kind, addr, peer)
 	if err != nil {
-		// sockd's refusal is a bare errno from its reply; an errno
-		// wrapped inside a transport error (EPIPE from a dead sockd) is
-		// not one, and the engine must not go on without its broker.
-		if errno, ok := err.(unix.Errno); ok {
-			return nil, fmt.Errorf("sockd refused a %s socket: %w", kind, errno)
-		}
-		return nil, &fatalError{fmt.Errorf("sockd: %w", err)}
+		return nil, sockdError("a "+kind.String()+" socket", err)
 	}
 	defer f.Close()
 	return socket.FileConn(f, kind.String())
@@ -94,6 +85,16 @@ func (e *Engine) readSocket(c *socket.Conn, kind client.Socket, gen int) {
 			// bound and works again when the link is back. The link
 			// events say what happened; this read just goes on.
 			netDownReports++
+			continue
+		}
+		if kind == client.SocketUDP && icmpError(err) {
+			// The UDP socket is connected to the server, so the
+			// kernel reports the ICMP errors its datagrams caused
+			// (port unreachable from a server that listens on a raw
+			// socket, a host or network unreachable on the way).
+			// Each report is one ICMP message that arrived, so
+			// reading on cannot spin; the client's timers retry.
+			e.log.Debug("udp socket reported an icmp error", "err", err)
 			continue
 		}
 		if err != nil {
@@ -134,6 +135,17 @@ func (e *Engine) readSocket(c *socket.Conn, kind client.Socket, gen int) {
 	}
 }
 
+// icmpError reports the errors a connected UDP socket returns for an ICMP
+// error that came back.
+func icmpError(err error) bool {
+	for _, e := range []unix.Errno{unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH, unix.EHOSTDOWN, unix.EPROTO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *Engine) deliverDHCP(b []byte, kind client.Socket, gen int) {
 	m := new(dhcp.Message)
 	if err := m.UnmarshalBinary(b); err != nil {
@@ -160,45 +172,63 @@ func auxCsumNotReady(oob []byte) bool {
 	return false
 }
 
+// sockdError sorts a failed sockd request: sockd's refusal is a bare errno
+// from its reply; an errno wrapped inside a transport error (EPIPE from a
+// dead sockd), or a malformed reply, is not one, and the engine must not
+// go on without its broker.
+func sockdError(what string, err error) error {
+	if errno, ok := err.(unix.Errno); ok {
+		return fmt.Errorf("sockd refused %s: %w", what, errno)
+	}
+	return &fatalError{fmt.Errorf("sockd: %w", err)}
+}
+
+// sendDHCP sends a message: a unicast one with write(2) on the UDP socket,
+// which sockd connected to the server; a broadcast through sockd, which
+// checks it and puts it on the wire (the engine cannot transmit on its
+// packet sockets).
 func (e *Engine) sendDHCP(a client.SendDHCP) error {
 	if a.Unicast.IsValid() {
 		udp := e.socks[client.SocketUDP]
 		if udp == nil {
 			return errors.New("unicast send without a UDP socket")
 		}
-		return udp.Sendto(context.Background(), a.Packet, 0, &unix.SockaddrInet4{Port: 67, Addr: a.Unicast.As4()})
+		if a.Unicast != e.sockServer {
+			return fmt.Errorf("unicast send to %v on the UDP socket of server %v", a.Unicast, e.sockServer)
+		}
+		_, err := udp.Write(a.Packet)
+		if icmpError(err) {
+			// The report of an earlier datagram's ICMP error, now
+			// consumed: this one was not sent yet.
+			_, err = udp.Write(a.Packet)
+		}
+		return err
 	}
-	raw := e.socks[client.SocketRaw]
-	if raw == nil {
+	// Without the raw socket no answer could be heard.
+	if e.socks[client.SocketRaw] == nil {
 		return errors.New("broadcast send without the raw socket")
 	}
 	src := a.Source
-	if !src.IsValid() {
-		src = netip.IPv4Unspecified()
+	if src.IsUnspecified() {
+		src = netip.Addr{}
 	}
-	d := dhcp.Datagram{
-		Src: netip.AddrPortFrom(src, 68), Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), 67),
-		TTL: 64, Payload: a.Packet,
+	if err := e.sockd.Transmit(client.SocketRaw, src, a.Packet); err != nil {
+		return sockdError("a broadcast", err)
 	}
-	b, err := d.AppendBinary(e.sendBuf[:0])
-	if err != nil {
-		return err
-	}
-	e.sendBuf = b
-	return raw.Sendto(context.Background(), b, 0, e.linkAddr(unix.ETH_P_IP))
+	return nil
 }
 
 func (e *Engine) sendARP(f dhcp.ARP) error {
-	c := e.socks[client.SocketARP]
-	if c == nil {
-		c = e.socks[client.SocketARPDefense]
-	}
-	if c == nil {
+	if e.socks[client.SocketARP] == nil && e.socks[client.SocketARPDefense] == nil {
 		return errors.New("arp send without an arp socket")
 	}
-	b, err := f.AppendBinary(nil)
+	b, err := f.AppendBinary(e.arpBuf[:0])
 	if err != nil {
 		return err
 	}
-	return c.Sendto(context.Background(), b, 0, e.linkAddr(unix.ETH_P_ARP))
+	e.arpBuf = b
+	if err := e.sockd.Transmit(client.SocketARP, netip.Addr{}, b); err != nil {
+		return sockdError("an arp frame", err)
+	}
+	return nil
 }

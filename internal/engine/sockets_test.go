@@ -37,7 +37,7 @@ func startFakeSockd(t *testing.T) (*net.UnixConn, *fakeSockd) {
 	f := &fakeSockd{}
 	go func() {
 		for {
-			msg, err := sandbox.Recv(srvSide, sockd.RequestSize)
+			msg, err := sandbox.RecvUpTo(srvSide, sockd.MaxRequestSize)
 			if err != nil {
 				return
 			}
@@ -52,7 +52,7 @@ func startFakeSockd(t *testing.T) (*net.UnixConn, *fakeSockd) {
 			if err != nil {
 				return
 			}
-			rep, _ := sockd.Reply{Kind: req.Kind}.MarshalBinary()
+			rep, _ := sockd.Reply{Op: req.Op, Kind: req.Kind}.MarshalBinary()
 			err = sandbox.SendFD(srvSide, rep, fd)
 			unix.Close(fd)
 			if err != nil {
@@ -155,8 +155,8 @@ func TestEngineReleaseOpensUDPSocket(t *testing.T) {
 			udp = append(udp, r)
 		}
 	}
-	if len(udp) != 1 || udp[0].Addr != addr {
-		t.Fatalf("UDP socket requests during the release: %+v, want one for %v", udp, addr)
+	if len(udp) != 1 || udp[0].Addr != addr || udp[0].Peer != server {
+		t.Fatalf("UDP socket requests during the release: %+v, want one on %v to %v", udp, addr, server)
 	}
 	if e.socks[dhcpclient.SocketUDP] != nil {
 		t.Error("the UDP socket is still open after the release")

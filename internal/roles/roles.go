@@ -215,7 +215,13 @@ func runSockd(in *sandbox.Inherited) int {
 	var cfg config.Sockd
 	return serveRole(in, &cfg, fileEngine, func(*child) (func(*net.UnixConn, *slog.Logger) int, error) {
 		ifi := sockd.Interface{Index: cfg.Link.Index, Name: cfg.Link.Name, MAC: cfg.Link.MAC}
-		return func(conn *net.UnixConn, log *slog.Logger) int { return sockd.Run(conn, ifi, log) }, nil
+		// Opened as root, before the sandbox: sockd has no
+		// socket(AF_NETLINK) once inside.
+		addrs, err := sockd.OpenAddrs()
+		if err != nil {
+			return nil, err
+		}
+		return func(conn *net.UnixConn, log *slog.Logger) int { return sockd.Run(conn, ifi, addrs, log) }, nil
 	})
 }
 
