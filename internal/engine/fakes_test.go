@@ -249,12 +249,6 @@ func (f *sockdFake) requests() []sockd.Request {
 	return append([]sockd.Request(nil), f.reqs...)
 }
 
-func (f *sockdFake) transmitted() []sockd.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]sockd.Request(nil), f.sent...)
-}
-
 func (f *sockdFake) complain(format string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
