@@ -14,9 +14,9 @@ const atFDCWD = uint64(1<<64 + unix.AT_FDCWD)
 // network: no capability, no socket(2) at all (sockd hands it sockets), no
 // sendto, sendmsg or connect (it cannot name a destination: sockd
 // transmits its broadcasts and ARP frames after checking them, and its UDP
-// socket comes connected to the server), and
-// its chroot is the state directory, the only place it may write (the lease,
-// the DUID and IAID).
+// socket comes connected to the server), and its chroot is its interface's
+// directory, where it may write its two files (lease and IAID) in place
+// and create nothing.
 func Engine() sandbox.Policy {
 	return sandbox.Policy{
 		Role:    "engine",
@@ -27,23 +27,26 @@ func Engine() sandbox.Policy {
 		Rlimits: commonRlimits(32, 1<<20),
 		Umask:   0o077,
 		Landlock: sandbox.Landlock{
-			RWDirs: []string{"/"},
+			// The two files the supervisor created for it
+			// (engine.StateFiles); nothing else, and no right to
+			// create, rename or remove.
+			RWFiles: []string{"/lease", "/iaid"},
 		},
 		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.Allow("recvfrom", "DHCP replies on the UDP socket sockd handed over"),
-			sandbox.AllowIf("openat", "lease and DUID files inside the state directory, by path only (no directory descriptors)",
-				[]sandbox.Cond{{Arg: 0, Op: sandbox.Eq, Value: atFDCWD, Label: "AT_FDCWD"}}),
+			sandbox.AllowIf("openat", "its lease and IAID files, by path only (no directory descriptors), never creating one (O_CREAT, O_TMPFILE)",
+				[]sandbox.Cond{
+					{Arg: 0, Op: sandbox.Eq, Value: atFDCWD, Label: "AT_FDCWD"},
+					{Arg: 2, Op: sandbox.BitsClear, Value: unix.O_CREAT | unix.O_TMPFILE, Label: "O_CREAT|O_TMPFILE"},
+				}),
 			sandbox.AllowIf("getsockopt", "mdlayher/socket reads SO_TYPE when wrapping a handed-over socket; x/sys/unix reads SO_PROTOCOL to decode the sender of each UDP datagram",
 				sockopt(unix.SOL_SOCKET, unix.SO_TYPE, "SO_TYPE"),
 				sockopt(unix.SOL_SOCKET, unix.SO_PROTOCOL, "SO_PROTOCOL")),
-			sandbox.Allow("fsync", "durable lease file before and after rename"),
-			sandbox.Allow("renameat", "atomic replacement of the lease file"),
-			sandbox.Allow("unlinkat", "removing a stale temporary lease file"),
-			sandbox.Allow(fstatat(), "os.Rename: lstat of the lease file it replaces"),
+			sandbox.Allow("fsync", "durable lease and IAID writes"),
 			// A first run never reads these files (they do not exist yet),
 			// so tracing first runs missed it: the lab's restart tests died
 			// of SIGSYS (syscall 5) until it was back.
-			sandbox.Allow("fstat", "os.ReadFile: size of the saved lease and the DUID and IAID files, on every restart"),
+			sandbox.Allow("fstat", "os.ReadFile: size of the saved lease and the IAID file, on every restart"),
 		),
 	}
 }

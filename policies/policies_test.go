@@ -4,8 +4,10 @@ package policies_test
 
 import (
 	"os"
+	"slices"
 	"testing"
 
+	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
 	"golang.org/x/sys/unix"
@@ -85,7 +87,11 @@ var calls = []call{
 	{"openat", [6]uint64{atFDCWD}, []string{"engine"}},
 	{"openat", [6]uint64{3}, nil},
 	{"open", [6]uint64{}, nil},
-	{"renameat", [6]uint64{}, []string{"engine"}},
+	{"openat", [6]uint64{atFDCWD, 0, unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC}, nil},
+	{"openat", [6]uint64{atFDCWD, 0, unix.O_RDWR | unix.O_TMPFILE}, nil},
+	{"openat", [6]uint64{atFDCWD, 0, unix.O_WRONLY | unix.O_TRUNC}, []string{"engine"}},
+	{"renameat", [6]uint64{}, nil},
+	{"unlinkat", [6]uint64{}, nil},
 	{"bind", [6]uint64{}, []string{"sockd"}},
 	{"setsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER}, []string{"sockd"}},
 	{"setsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_LOCK_FILTER}, []string{"sockd"}},
@@ -163,5 +169,17 @@ func TestPolicyShape(t *testing.T) {
 	}
 	if _, ok := policies.ByRole("nosuch"); ok {
 		t.Error("ByRole found a role that does not exist")
+	}
+}
+
+// TestEngineFiles: the engine's Landlock rules name exactly the files its
+// directory is prepared with.
+func TestEngineFiles(t *testing.T) {
+	var want []string
+	for _, f := range engine.StateFiles {
+		want = append(want, "/"+f)
+	}
+	if got := policies.Engine().Landlock.RWFiles; !slices.Equal(got, want) {
+		t.Errorf("engine RWFiles %v, want %v", got, want)
 	}
 }

@@ -40,16 +40,6 @@ var goarch = runtime.GOARCH
 // measures and tests (the seccomp filter checks the running one first).
 var Architectures = []string{"amd64", "arm64"}
 
-// fstatat is the name of the fstatat(2) system call, which the kernel's
-// tables name differently per architecture: newfstatat on amd64 (beside
-// the old stat calls), fstatat on arm64 (the generic table).
-func fstatat() string {
-	if goarch == "arm64" {
-		return "fstatat"
-	}
-	return "newfstatat"
-}
-
 // roleData limits each role's private writable mappings (RLIMIT_DATA). A
 // role holds 2 to 8 MB. It is a brake, not a bound: the Go runtime
 // reserves heap address space without write access and maps it writable

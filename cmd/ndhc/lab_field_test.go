@@ -241,8 +241,8 @@ func TestLabStateDirectory(t *testing.T) {
 		t.Errorf("duid uid %d mode %v, want a root file", uid, mode)
 	}
 	engineDir := filepath.Join(c.stateDir, iface)
-	if uid, mode := owner(engineDir); uid != 61101 || mode.Perm() != 0o700 || !mode.IsDir() {
-		t.Errorf("engine directory uid %d mode %v, want the engine's 0700", uid, mode)
+	if uid, mode := owner(engineDir); uid != 0 || mode.Perm() != 0o755 || !mode.IsDir() {
+		t.Errorf("engine directory uid %d mode %v, want root's 0755 (the engine creates nothing in it)", uid, mode)
 	}
 	ents, err := os.ReadDir(engineDir)
 	if err != nil {
@@ -250,9 +250,9 @@ func TestLabStateDirectory(t *testing.T) {
 	}
 	var names []string
 	for _, e := range ents {
-		// A lease being written atomically has its temporary file.
-		if !strings.HasSuffix(e.Name(), ".tmp") {
-			names = append(names, e.Name())
+		names = append(names, e.Name())
+		if uid, mode := owner(filepath.Join(engineDir, e.Name())); uid != 61101 || mode.Perm() != 0o600 || !mode.IsRegular() {
+			t.Errorf("%s uid %d mode %v, want the engine's 0600 file", e.Name(), uid, mode)
 		}
 	}
 	if got := strings.Join(names, " "); got != "iaid lease" {

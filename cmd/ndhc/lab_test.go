@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -179,11 +180,10 @@ func clientAddr(t *testing.T, l *lab.Lab) netip.Prefix {
 
 func (c *daemon) lease(t *testing.T, iface string) *dhcpclient.Lease {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(c.stateDir, iface, engine.LeaseFile))
-	if err != nil {
-		t.Fatal(err)
+	l, err := readLease(filepath.Join(c.stateDir, iface, engine.LeaseFile))
+	if err == nil && l == nil {
+		err = fmt.Errorf("no lease saved for %s", iface)
 	}
-	l, err := dhcpclient.ParseLease(b)
 	if err != nil {
 		t.Fatal(err)
 	}

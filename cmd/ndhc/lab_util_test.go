@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -322,17 +323,39 @@ func processGone(pid int) bool {
 	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
-// savedLease returns the saved lease, or nil if there is none (yet).
+// savedLease returns the saved lease, or nil if there is none (yet): the
+// file is missing or empty.
 func (c *daemon) savedLease(iface string) *dhcpclient.Lease {
-	b, err := os.ReadFile(filepath.Join(c.stateDir, iface, engine.LeaseFile))
+	c.t.Helper()
+	l, err := readLease(filepath.Join(c.stateDir, iface, engine.LeaseFile))
 	if err != nil {
-		return nil
-	}
-	l, err := dhcpclient.ParseLease(b)
-	if err != nil {
-		c.t.Fatalf("saved lease: %v\n%s", err, b)
+		c.t.Fatalf("saved lease: %v", err)
 	}
 	return l
+}
+
+// readLease reads a lease file: nil when it is missing or empty. The
+// engine writes it in place, so a read that caught a write half done is
+// made again once the write is over.
+func readLease(path string) (*dhcpclient.Lease, error) {
+	var err error
+	for range 3 {
+		var b []byte
+		b, err = os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) || (err == nil && len(b) == 0) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var l *dhcpclient.Lease
+		if l, err = dhcpclient.ParseLease(b); err == nil {
+			return l, nil
+		}
+		err = fmt.Errorf("%w\n%s", err, b)
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, err
 }
 
 // waitLease waits (bounded) for a saved lease that satisfies ok: the

@@ -34,8 +34,9 @@ func statusCmd(args []string, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "ndhc status: give the interface with -i IFACE")
 		return exitcode.Usage
 	}
-	b, err := os.ReadFile(filepath.Join(stateDir, iface, engine.LeaseFile))
-	if errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(stateDir, iface, engine.LeaseFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(b) == 0) {
 		fmt.Fprintf(out, "%s: no lease\n", iface)
 		return exitcode.Failure
 	}
@@ -44,6 +45,14 @@ func statusCmd(args []string, out io.Writer) int {
 		return exitcode.Failure
 	}
 	l, err := dhcpclient.ParseLease(b)
+	if err != nil {
+		// The engine rewrites the file in place: a read in the middle
+		// of a write sees part of it. Once more, after the write.
+		time.Sleep(50 * time.Millisecond)
+		if b, err = os.ReadFile(path); err == nil {
+			l, err = dhcpclient.ParseLease(b)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ndhc status: malformed lease file:", err)
 		return exitcode.Failure

@@ -94,8 +94,8 @@ func waitFile(t *testing.T, path string) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
-		_, err := os.Stat(path)
-		if err == nil {
+		st, err := os.Stat(path)
+		if err == nil && st.Size() > 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -186,8 +186,8 @@ func TestEngineColdStart(t *testing.T) {
 	if len(iaid) != 4 {
 		t.Errorf("iaid % x: want 4 bytes", iaid)
 	}
-	if ents, _ := os.ReadDir(h.dir); len(ents) != 1 {
-		t.Errorf("%d files in the engine's directory, want the IAID alone", len(ents))
+	if ents, _ := os.ReadDir(h.dir); len(ents) != len(StateFiles) {
+		t.Errorf("%d files in the engine's directory, want its %d alone", len(ents), len(StateFiles))
 	}
 	id, _ := disc.Options.Get(dhcp.OptClientID)
 	if want := append(append([]byte{255}, iaid...), duid...); string(id) != string(want) {
@@ -350,8 +350,8 @@ func TestEngineIfchRefusesConfigure(t *testing.T) {
 	if !strings.Contains(h.log.String(), "lease not configured") {
 		t.Error("the refusal is not logged")
 	}
-	if _, err := os.Stat(filepath.Join(h.dir, LeaseFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("lease file of a refused lease: %v", err)
+	if b, err := os.ReadFile(filepath.Join(h.dir, LeaseFile)); err != nil || len(b) != 0 {
+		t.Errorf("lease file of a refused lease: %q, %v; want it empty", b, err)
 	}
 	// Still alive: it obeys the next command.
 	wantEvents(t, h.stop(), []event.Event{
@@ -401,8 +401,8 @@ func TestEngineStopRelease(t *testing.T) {
 		t.Errorf("Run returned %d, want %d", code, exitcode.OK)
 	}
 	wantKinds(t, h, client.SocketRaw, client.SocketARP, client.SocketUDP)
-	if _, err := os.Stat(filepath.Join(h.dir, LeaseFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("lease file after the release: %v", err)
+	if b, err := os.ReadFile(filepath.Join(h.dir, LeaseFile)); err != nil || len(b) != 0 {
+		t.Errorf("lease file after the release: %q, %v; want it empty", b, err)
 	}
 }
 

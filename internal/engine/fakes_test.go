@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -472,6 +473,13 @@ func seqpacketConns(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 func newHarness(t *testing.T, cfg *config.Engine) *harness {
 	t.Helper()
 	h := &harness{t: t, cfg: cfg, dir: t.TempDir(), log: &syncBuffer{}, ctl: newControlFake(), done: make(chan int, 1)}
+	// The directory as the supervisor prepares it: the engine's files
+	// exist, empty; the engine creates none.
+	for _, f := range StateFiles {
+		if err := os.WriteFile(filepath.Join(h.dir, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	engSockd, srvSockd := seqpacketConns(t)
 	engIfch, srvIfch := seqpacketConns(t)
 	h.sockd = &sockdFake{conn: srvSockd, grants: make(chan sockdGrant, 32)}

@@ -31,9 +31,15 @@ const (
 	IAIDFile  = "iaid"
 )
 
+// StateFiles are the engine's files. Whoever prepares its directory
+// creates them, writable by the engine; the engine only ever writes them
+// in place and creates nothing, so that a compromised engine cannot fill
+// the file system. An empty file holds nothing: no lease, no IAID yet.
+var StateFiles = []string{LeaseFile, IAIDFile}
+
 func (s stateDir) loadLease(log *slog.Logger) *client.Lease {
 	b, err := os.ReadFile(s.path(LeaseFile))
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(b) == 0) {
 		return nil
 	}
 	if err != nil {
@@ -48,66 +54,51 @@ func (s stateDir) loadLease(log *slog.Logger) *client.Lease {
 	return l
 }
 
-// saveLease writes the lease atomically: a temporary file, fsync, rename,
-// fsync of the directory.
+// saveLease writes the lease in place. A crash in the middle of the write
+// leaves a short or empty file, which the next start ignores (it asks for
+// a lease again); the price of an engine that creates no file.
 func (s stateDir) saveLease(l *client.Lease) error {
 	b, err := l.MarshalJSON()
 	if err != nil {
 		return err
 	}
-	return s.writeAtomic(LeaseFile, append(b, '\n'))
+	return s.writeInPlace(LeaseFile, append(b, '\n'))
 }
 
+// forgetLease empties the lease file.
 func (s stateDir) forgetLease() error {
-	if err := os.Remove(s.path(LeaseFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+	return s.writeInPlace(LeaseFile, nil)
 }
 
-func (s stateDir) writeAtomic(name string, b []byte) error {
-	path := s.path(name)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// writeInPlace replaces the content of one of the engine's files, which
+// must exist, and syncs it.
+func (s stateDir) writeInPlace(name string, b []byte) error {
+	f, err := os.OpenFile(s.path(name), os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
 	}
 	_, werr := f.Write(b)
-	serr := f.Sync()
-	if err := errors.Join(werr, serr, f.Close()); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return errors.Join(werr, f.Sync(), f.Close())
 }
 
 // loadOrCreate reads a small binary file from the state directory, or
-// creates it atomically with make when it does not exist. A file that fails
-// valid is an error, never silently replaced.
+// fills it with make when it is empty. A file that fails valid is an
+// error, never silently replaced.
 func (s stateDir) loadOrCreate(name string, make func() ([]byte, error), valid func([]byte) bool) ([]byte, error) {
 	b, err := os.ReadFile(s.path(name))
-	if err == nil {
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 0 {
 		if !valid(b) {
-			return nil, fmt.Errorf("%s: malformed (%d bytes); remove it to create a new one", name, len(b))
+			return nil, fmt.Errorf("%s: malformed (%d bytes); empty it to create a new one", name, len(b))
 		}
 		return b, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
 	}
 	if b, err = make(); err != nil {
 		return nil, err
 	}
-	return b, s.writeAtomic(name, b)
+	return b, s.writeInPlace(name, b)
 }
 
 // settings turns the engine's configuration into the client's.

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/sandbox/probe"
 )
 
@@ -20,21 +21,14 @@ import (
 
 func engineControls() []probe.Action {
 	return []probe.Action{{
-		Name: "control: write, fsync, rename and remove a file in the state directory", Allowed: true,
+		Name: "control: write and fsync its lease file in place", Allowed: true,
 		Do: func(any) error {
-			f, err := os.OpenFile("/.audit-probe.tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+			f, err := os.OpenFile("/"+engine.LeaseFile, os.O_WRONLY|os.O_TRUNC, 0)
 			if err != nil {
 				return err
 			}
 			_, werr := f.Write([]byte("{}\n"))
-			serr := f.Sync()
-			if err := errors.Join(werr, serr, f.Close()); err != nil {
-				return err
-			}
-			if err := os.Rename("/.audit-probe.tmp", "/.audit-probe"); err != nil {
-				return err
-			}
-			return os.Remove("/.audit-probe")
+			return errors.Join(werr, f.Sync(), f.Close())
 		},
 	}}
 }

@@ -3,6 +3,7 @@
 package roles
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,8 +102,8 @@ func (s *Settings) engineIDs() (uint32, uint32, error) {
 }
 
 // PrepareAudit creates the directories the audit's probes enter: the
-// empty directory, and for the engine a fresh directory owned by its user
-// (the state directory is not touched). The returned function removes it.
+// empty directory, and for the engine a fresh directory laid out as its
+// interface's directory is (the state directory is not touched). The returned function removes it.
 func (s *Settings) PrepareAudit() (func(), error) {
 	if err := s.prepareEmpty(); err != nil {
 		return nil, err
@@ -115,7 +116,7 @@ func (s *Settings) PrepareAudit() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chown(dir, int(uid), int(gid)); err != nil {
+	if err := errors.Join(os.Chmod(dir, 0o755), engineFiles(dir, uid, gid)); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

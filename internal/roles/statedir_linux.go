@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -160,10 +161,12 @@ func ValidInterfaceName(name string) bool {
 	return name != "" && len(name) < 16 && name != "." && name != ".." && !strings.ContainsAny(name, "/ \t\n\r\x00:")
 }
 
-// engineDir creates (or checks) the engine's directory, owned by its user
-// with mode 0700, and moves the interface's files of the old layout in.
+// engineDir creates (or checks) the engine's directory, owned by root
+// with mode 0755, creates the engine's files in it, owned by its user
+// with mode 0600, and moves the interface's files of the old layouts in
+// (a directory owned by the engine's user, files next to the directory).
 func (s *Settings) engineDir(dir, iface string, uid, gid uint32) error {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	st, err := os.Lstat(dir)
@@ -174,16 +177,52 @@ func (s *Settings) engineDir(dir, iface string, uid, gid uint32) error {
 	if !st.IsDir() || (sys.Uid != 0 && sys.Uid != uid) {
 		return errForeign(dir, fmt.Sprintf("owned by uid %d", sys.Uid))
 	}
-	if err := os.Chown(dir, int(uid), int(gid)); err != nil {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
 		return err
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	for _, e := range ents {
+		switch name := e.Name(); {
+		case slices.Contains(engine.StateFiles, name) && e.Type().IsRegular():
+		case name == engine.LeaseFile+".tmp" || name == engine.IAIDFile+".tmp":
+			// An atomic write of the old layout that never finished.
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		default:
+			return errForeign(dir, fmt.Sprintf("it holds %q", name))
+		}
+	}
+	if err := os.Chown(dir, 0, 0); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
 	top := filepath.Dir(dir)
 	for old, now := range map[string]string{iface + ".lease": engine.LeaseFile, iface + ".iaid": engine.IAIDFile} {
 		err := os.Rename(filepath.Join(top, old), filepath.Join(dir, now))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return engineFiles(dir, uid, gid)
+}
+
+// engineFiles creates the engine's files in dir (engine.StateFiles), or
+// checks them: regular files, owned by its user, mode 0600.
+func engineFiles(dir string, uid, gid uint32) error {
+	for _, name := range engine.StateFiles {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+		if err != nil {
+			return err
+		}
+		st, err := f.Stat()
+		if err == nil && !st.Mode().IsRegular() {
+			err = errForeign(dir, name+" is not a regular file")
+		}
+		err = errors.Join(err, f.Chown(int(uid), int(gid)), f.Chmod(0o600), f.Close())
+		if err != nil {
 			return err
 		}
 	}
