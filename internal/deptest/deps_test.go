@@ -128,3 +128,24 @@ func TestSandboxRunsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseHasNoContainment: the containment test build's attack
+// battery (internal/containment, build tag containment) never reaches a
+// release binary: without the tag, ndhc's graph does not hold it.
+func TestReleaseHasNoContainment(t *testing.T) {
+	pkgs := goList(t, "./cmd/ndhc", "./cmd/ifchd")
+	for _, name := range []string{"github.com/ndhc-go/ndhc/cmd/ndhc", "github.com/ndhc-go/ndhc/cmd/ifchd"} {
+		p, ok := pkgs[name]
+		if !ok {
+			t.Fatalf("go list did not list %s", name)
+		}
+		if len(p.Deps) == 0 {
+			t.Fatalf("%s: empty dependency list", name)
+		}
+		for _, d := range p.Deps {
+			if d == module+"internal/containment" {
+				t.Errorf("%s imports %s in a build without the containment tag", name, d)
+			}
+		}
+	}
+}

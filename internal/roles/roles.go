@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"syscall"
 
 	"github.com/mdlayher/socket"
 
@@ -153,6 +154,11 @@ func NewLogger(w io.Writer, role, iface string, c config.Log) *slog.Logger {
 type child struct {
 	in  *sandbox.Inherited
 	log *slog.Logger
+	// attack is the containment test build's battery, run on the role's
+	// interface and descriptors (ifindex, ends); nil otherwise.
+	attack  func(int, map[string]syscall.Conn)
+	ifindex int
+	ends    map[string]syscall.Conn
 }
 
 // start decodes the role's configuration into cfg and builds its logger.
@@ -162,7 +168,7 @@ func start(in *sandbox.Inherited, cfg config.Role) (*child, int) {
 		return nil, exitcode.Failure
 	}
 	lc, iface := cfg.Logging()
-	return &child{in: in, log: NewLogger(os.Stderr, in.Role, iface, lc)}, 0
+	return &child{in: in, log: NewLogger(os.Stderr, in.Role, iface, lc), attack: containmentStart(in)}, 0
 }
 
 // conn wraps the named channel.
@@ -180,6 +186,9 @@ func (c *child) ready(commands bool) int {
 	if _, err := c.in.Ready(sandbox.Options{Log: c.log}); err != nil {
 		c.log.Error("entering sandbox", "err", err)
 		return exitcode.Sandbox
+	}
+	if c.attack != nil {
+		c.attack(c.ifindex, c.ends)
 	}
 	if !commands {
 		c.in.ExitWithParent(c.log)
@@ -205,6 +214,7 @@ func serveRole(in *sandbox.Inherited, cfg config.Role, peer string, prepare func
 		c.log.Error("opening what the role needs", "err", err)
 		return exitcode.Failure
 	}
+	c.ends = map[string]syscall.Conn{peer: conn}
 	if code := c.ready(false); code != 0 {
 		return code
 	}
@@ -270,6 +280,7 @@ func runEngine(in *sandbox.Inherited) int {
 		c.log.Error("wrapping descriptors", "err", err)
 		return exitcode.Failure
 	}
+	c.ifindex, c.ends = cfg.Link.Index, map[string]syscall.Conn{fileSockd: sockdConn, fileIfch: ifchConn, fileLinks: links}
 	if code := c.ready(true); code != 0 {
 		return code
 	}

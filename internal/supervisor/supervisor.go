@@ -144,6 +144,7 @@ func (s *supervisor) run() int {
 		return exitcode.Sandbox
 	}
 	s.ready(roles.Supervisor, os.Getpid(), rep)
+	roles.ContainmentSupervisor(p)
 	return s.watch()
 }
 
@@ -214,6 +215,7 @@ func (s *supervisor) specs() ([]sandbox.Spec, error) {
 			closeAll()
 			return nil, err
 		}
+		fs = append(fs, roles.ContainmentFiles(r.Name)...)
 		specs = append(specs, sandbox.Spec{Role: r.Name, Policy: p, Files: fs, Config: cfgs[r.Name]})
 	}
 	return specs, nil

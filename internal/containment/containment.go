@@ -1,0 +1,208 @@
+//go:build linux && containment
+
+package containment
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/ndhc-go/ndhc/sandbox"
+)
+
+// EnvSelect, in the supervisor's environment, names the one attack of a
+// run that may end its role ("ROLE/ATTACK"); unset, no such attack runs.
+// The supervisor hands each role the selection in a pipe named FileName:
+// a role's environment is Spawn's alone, and its typed configuration is
+// the release build's, decoded strictly, so neither can carry it.
+const (
+	EnvSelect = "NDHC_CONTAINMENT"
+	FileName  = "containment"
+)
+
+// Outcomes of an attack.
+const (
+	// Blocked: the attack was made and failed.
+	Blocked = "blocked"
+	// GotThrough: the attack was made and worked.
+	GotThrough = "got-through"
+	// Kill: the role's own filter answers KILL_PROCESS for this call
+	// and these arguments, so it was not made here: the harness checks
+	// the live filter and makes some of them in runs of their own.
+	Kill = "seccomp-kill"
+	// Separate: the attack ends the role (or its peer) whatever happens;
+	// it runs only in a run of its own.
+	Separate = "separate"
+	// Error: the battery could not make the attack at all.
+	Error = "error"
+)
+
+// Record is one attack's result, one JSON object a line on the role's
+// standard error (which the supervisor, with --log-format json, embeds
+// as the "record" of its own line).
+type Record struct {
+	// Containment marks the record; always 1.
+	Containment int    `json:"containment"`
+	Role        string `json:"role"`
+	Pid         int    `json:"pid"`
+	Attack      string `json:"attack"`
+	Outcome     string `json:"outcome"`
+	Observed    string `json:"observed"`
+	Layer       string `json:"layer,omitempty"`
+	// Nr and Args are the system call a Kill outcome refers to.
+	Nr   int       `json:"nr,omitempty"`
+	Args [6]uint64 `json:"args,omitempty"`
+	// End marks the last record of a role's battery.
+	End bool `json:"end,omitempty"`
+}
+
+// Files is the supervisor's side: one pipe per role holding the
+// selection.
+func Files(role string) []sandbox.File {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil
+	}
+	sel := os.Getenv(EnvSelect)
+	if len(sel) > 200 {
+		sel = ""
+	}
+	w.WriteString(sel)
+	w.Close()
+	return []sandbox.File{{Name: FileName, File: r}}
+}
+
+// Start runs in a role before its sandbox: it takes the selection, and
+// returns the battery the role runs right after entering its sandbox.
+func Start(in *sandbox.Inherited) func(int, map[string]syscall.Conn) {
+	sel := ""
+	if f, err := in.File(FileName); err == nil {
+		b, _ := io.ReadAll(io.LimitReader(f, 256))
+		f.Close()
+		sel = string(b)
+	}
+	role := in.Role
+	p := in.Policy
+	return func(ifindex int, ends map[string]syscall.Conn) {
+		run(role, p, sel, ifindex, ends)
+	}
+}
+
+// Supervisor runs the common battery in the sandboxed supervisor.
+func Supervisor(p sandbox.Policy) {
+	run("supervisor", p, os.Getenv(EnvSelect), 0, nil)
+}
+
+// env is what an attack works with.
+type env struct {
+	role    string
+	prog    []bpf.Instruction
+	arch    uint32
+	sel     string // the attack this run may end the role with
+	cur     string // the attack being made
+	ifindex int
+	ends    map[string]syscall.Conn
+	// last is the call a Kill outcome refers to.
+	lastNr   int
+	lastArgs [6]uint64
+}
+
+func run(role string, p sandbox.Policy, sel string, ifindex int, ends map[string]syscall.Conn) {
+	e := &env{role: role, ifindex: ifindex, ends: ends}
+	if r, a, ok := strings.Cut(sel, "/"); ok && r == role {
+		e.sel = a
+	}
+	prog, _, err := sandbox.CompileSeccomp(&p)
+	if err != nil {
+		emit(Record{Role: role, Attack: "(battery)", Outcome: Error, Observed: err.Error(), End: true})
+		return
+	}
+	e.prog = prog
+	e.arch, _ = sandbox.AuditArch()
+	for _, a := range attacks() {
+		if !a.applies(role) {
+			continue
+		}
+		e.cur = a.name
+		var rec Record
+		switch {
+		case a.separate && e.sel != a.name:
+			rec = Record{Outcome: Separate, Observed: "ends the role or its peer: made in a run of its own"}
+		default:
+			rec = a.do(e)
+			if rec.Outcome == Kill {
+				rec.Nr, rec.Args = e.lastNr, e.lastArgs
+			}
+		}
+		rec.Role, rec.Attack = role, a.name
+		emit(rec)
+	}
+	emit(Record{Role: role, Attack: "(end)", Outcome: Blocked, Observed: "battery done", End: true})
+}
+
+func emit(r Record) {
+	r.Containment, r.Pid = 1, os.Getpid()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	os.Stderr.Write(append(b, '\n'))
+}
+
+// sys makes the named system call unless the role's own filter would kill
+// the role for it, in which case it reports killed (the call is left for
+// the harness) — except for the attack selected for this run, which is
+// made whatever the filter says.
+func (e *env) sys(name string, args ...uint64) (r1 uintptr, errno unix.Errno, killed bool) {
+	nr, err := sandbox.SyscallNumber(name)
+	if err != nil {
+		return 0, unix.ENOSYS, false
+	}
+	var a [6]uint64
+	copy(a[:], args)
+	e.lastNr, e.lastArgs = nr, a
+	v, err := sandbox.EvalSeccomp(e.prog, sandbox.SeccompData{Nr: int32(nr), Arch: e.arch, Args: a})
+	if err == nil && sandbox.SeccompAction(v) == sandbox.SeccompRetKillProcess && e.sel != e.cur {
+		return 0, 0, true
+	}
+	r1, _, errno = unix.Syscall6(uintptr(nr), uintptr(a[0]), uintptr(a[1]), uintptr(a[2]), uintptr(a[3]), uintptr(a[4]), uintptr(a[5]))
+	return r1, errno, false
+}
+
+// allowed says whether the role's filter lets the call through (so that a
+// dangerous call the filter allows is reported, not made).
+func (e *env) allowed(name string, args ...uint64) bool {
+	nr, err := sandbox.SyscallNumber(name)
+	if err != nil {
+		return false
+	}
+	var a [6]uint64
+	copy(a[:], args)
+	e.lastNr, e.lastArgs = nr, a
+	v, err := sandbox.EvalSeccomp(e.prog, sandbox.SeccompData{Nr: int32(nr), Arch: e.arch, Args: a})
+	return err == nil && sandbox.SeccompAction(v) != sandbox.SeccompRetKillProcess
+}
+
+func killed() Record {
+	return Record{Outcome: Kill, Observed: "the role's filter answers KILL_PROCESS", Layer: "seccomp"}
+}
+
+func errnoRec(errno unix.Errno, layer string) Record {
+	if errno == 0 {
+		return Record{Outcome: GotThrough, Observed: "succeeded"}
+	}
+	return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: layer}
+}
+
+func errnoName(e unix.Errno) string {
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return fmt.Sprintf("errno %d", int(e))
+}
