@@ -79,7 +79,7 @@ func TestHostile(t *testing.T) {
 			defer wg.Done()
 			for sc := range work {
 				t.Run(sc.Name, func(t *testing.T) {
-					r := runHostile(t, hl, sc)
+					r := runHostile(t, hl, sc, nil)
 					mu.Lock()
 					results[sc.Name] = r
 					mu.Unlock()
@@ -133,6 +133,29 @@ func TestHostile(t *testing.T) {
 	}
 }
 
+// TestHostileDetects: the suite's judgement bites end to end. With the
+// route policy opened up by the operator (--min-route-prefix 1), a /2
+// route that covers neither the server nor another interface's subnet
+// reaches the kernel, and the run is classified applied-invalid, with the
+// lease.
+func TestHostileDetects(t *testing.T) {
+	lab.Require(t)
+	sc := hostile.Scenario{Name: "detect/route-64-2", Sends: "64.0.0.0/2 via the server", Avail: hostile.WantBind,
+		Edit: func(_ *hostile.Env, m *hostile.Msg, typ byte) {
+			if typ != hostile.Nak {
+				m.Set(hostile.O(121, 2, 64, 10, 77, 0, 1))
+			}
+		}}
+	hl, err := newHostileLab(t, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runHostile(t, hl, sc, []string{"--min-route-prefix", "1"})
+	if r.class != hostile.AppliedInvalid || !r.bound {
+		t.Errorf("class %s, bound %v (%s); want applied-invalid with a lease", r.class, r.bound, r.detail)
+	}
+}
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -178,7 +201,8 @@ const (
 	hostileSettle = 700 * time.Millisecond // after configured or refused
 )
 
-func runHostile(t *testing.T, hl hostileLab, sc hostile.Scenario) hostileResult {
+// runHostile runs one scenario on hl with ndhc's flags plus args.
+func runHostile(t *testing.T, hl hostileLab, sc hostile.Scenario, args []string) hostileResult {
 	l := hl.l
 	env := hl.env
 	env.Start = time.Now()
@@ -202,7 +226,7 @@ func runHostile(t *testing.T, hl hostileLab, sc hostile.Scenario) hostileResult 
 	}
 	defer func() { close(stop); bg.Wait() }()
 
-	o := clientOpts{}
+	o := clientOpts{args: args}
 	if sc.Hostname {
 		o.wrap = []string{"unshare", "--uts", "--"}
 		o.args = append(o.args, "--set-hostname")
