@@ -10,31 +10,37 @@ import (
 
 // DHCPFilter returns the classic BPF program for the DHCP listening socket,
 // an AF_PACKET SOCK_DGRAM socket of protocol ETH_P_IP (data starts at the
-// IPv4 header). It accepts a packet only if it is IPv4 without options
-// (first octet 0x45), UDP, not a fragment and without the reserved flag, for
+// IPv4 header). It accepts a packet only if it is IPv4 with a header of at
+// least 20 octets (options are allowed: other clients take replies that
+// carry them), UDP, not a fragment and without the reserved flag, for
 // destination port 68, with a UDP length equal to the IP total length minus
-// 20; it keeps only the IP total length of it, which strips Ethernet
-// padding. The source port is not checked (relays and some servers differ).
+// the header; it keeps only the IP total length of it, which strips
+// Ethernet padding. The source port is not checked (relays and some servers differ).
 // [ParseDatagram] repeats every check in userland.
 func DHCPFilter() []bpf.RawInstruction {
-	const drop = 15
+	const drop = 20
 	return mustAssemble([]bpf.Instruction{
 		/* 0 */ bpf.LoadAbsolute{Off: 0, Size: 1},
-		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x45, SkipFalse: drop - 2},
-		/* 2 */ bpf.LoadAbsolute{Off: 9, Size: 1},
-		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoUDP, SkipFalse: drop - 4},
-		/* 4 */ bpf.LoadAbsolute{Off: 6, Size: 2}, // flags and fragment offset
-		/* 5 */ bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0xbfff, SkipTrue: drop - 6},
-		/* 6 */ bpf.LoadAbsolute{Off: IPv4HeaderLen + 2, Size: 2}, // udp destination port
-		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: ClientPort, SkipFalse: drop - 8},
-		/* 8 */ bpf.LoadAbsolute{Off: 2, Size: 2}, // ip total length
-		/* 9 */ bpf.ALUOpConstant{Op: bpf.ALUOpSub, Val: IPv4HeaderLen},
-		/* 10 */ bpf.TAX{},
-		/* 11 */ bpf.LoadAbsolute{Off: IPv4HeaderLen + 4, Size: 2}, // udp length
-		/* 12 */ bpf.JumpIfX{Cond: bpf.JumpEqual, SkipFalse: drop - 13},
-		/* 13 */ bpf.LoadAbsolute{Off: 2, Size: 2},
-		/* 14 */ bpf.RetA{},
-		/* 15 */ bpf.RetConstant{Val: 0},
+		/* 1 */ bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0},
+		/* 2 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x40, SkipFalse: drop - 3},
+		/* 3 */ bpf.LoadAbsolute{Off: 9, Size: 1},
+		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoUDP, SkipFalse: drop - 5},
+		/* 5 */ bpf.LoadAbsolute{Off: 6, Size: 2}, // flags and fragment offset
+		/* 6 */ bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0xbfff, SkipTrue: drop - 7},
+		/* 7 */ bpf.LoadMemShift{Off: 0}, // X = the header length, options included
+		/* 8 */ bpf.TXA{},
+		/* 9 */ bpf.JumpIf{Cond: bpf.JumpLessThan, Val: IPv4HeaderLen, SkipTrue: drop - 10},
+		/* 10 */ bpf.LoadIndirect{Off: 2, Size: 2}, // udp destination port
+		/* 11 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: ClientPort, SkipFalse: drop - 12},
+		/* 12 */ bpf.LoadAbsolute{Off: 2, Size: 2}, // ip total length
+		/* 13 */ bpf.ALUOpX{Op: bpf.ALUOpSub}, // minus the header: the udp length it implies
+		/* 14 */ bpf.StoreScratch{Src: bpf.RegA, N: 0},
+		/* 15 */ bpf.LoadIndirect{Off: 4, Size: 2}, // udp length
+		/* 16 */ bpf.LoadScratch{Dst: bpf.RegX, N: 0},
+		/* 17 */ bpf.JumpIfX{Cond: bpf.JumpEqual, SkipFalse: drop - 18},
+		/* 18 */ bpf.LoadAbsolute{Off: 2, Size: 2},
+		/* 19 */ bpf.RetA{},
+		/* 20 */ bpf.RetConstant{Val: 0},
 	})
 }
 

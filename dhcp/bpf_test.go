@@ -54,7 +54,10 @@ func dhcpFrames(t testing.TB) []struct {
 		{"dont fragment", dg(func(d *Datagram) { d.DontFragment = true }), len(good)},
 		{"any source port", dg(func(d *Datagram) { d.Src = netip.AddrPortFrom(d.Src.Addr(), 4000) }), len(good)},
 		{"to port 67", dg(func(d *Datagram) { d.Dst = netip.AddrPortFrom(d.Dst.Addr(), 67) }), 0},
-		{"ip options", mut(func(b []byte) { b[0] = 0x46 }), 0},
+		{"ip options (router alert)", withIPOptions(good, []byte{0x94, 4, 0, 0}), len(good) + 4},
+		{"ip options, 40 octets", withIPOptions(good, bytes.Repeat([]byte{1}, 40)), len(good) + 40},
+		{"ihl 4", mut(func(b []byte) { b[0] = 0x44 }), 0},
+		{"ihl 6 without the options", mut(func(b []byte) { b[0] = 0x46 }), 0},
 		{"ipv6 version", mut(func(b []byte) { b[0] = 0x65 }), 0},
 		{"tcp", mut(func(b []byte) { b[9] = 6 }), 0},
 		{"more fragments", mut(func(b []byte) { b[6] |= 0x20 }), 0},
@@ -167,4 +170,16 @@ func TestARPDefenseFilterByteOrder(t *testing.T) {
 			t.Errorf("constant %#x not in the program %#x", want, ks)
 		}
 	}
+}
+
+// withIPOptions returns the IPv4 datagram b with opts (a multiple of 4
+// octets) inserted after its 20-octet header, the header length, total
+// length and header checksum updated.
+func withIPOptions(b, opts []byte) []byte {
+	out := append(append(bytes.Clone(b[:IPv4HeaderLen]), opts...), b[IPv4HeaderLen:]...)
+	out[0] = 0x40 | byte((IPv4HeaderLen+len(opts))/4)
+	binary.BigEndian.PutUint16(out[2:], uint16(len(out)))
+	out[10], out[11] = 0, 0
+	binary.BigEndian.PutUint16(out[10:], refChecksum(out[:IPv4HeaderLen+len(opts)]))
+	return out
 }

@@ -38,8 +38,11 @@ type Datagram struct {
 	Payload      []byte
 }
 
-// ParseDatagram decodes an IPv4/UDP frame. It rejects a version other than
-// 4, IP options, fragments (MF or a fragment offset), the reserved flag, a
+// ParseDatagram decodes an IPv4/UDP frame. IP options (a header longer
+// than 20 octets, up to 60) are skipped: a router alert or a timestamp
+// says nothing about the DHCP message, and other clients accept them. It
+// rejects a version other than 4, a header length under 20 octets,
+// fragments (MF or a fragment offset), the reserved flag, a
 // protocol other than UDP, an IPv4 header checksum that does not verify, an
 // IP total length below 28 or beyond the end of b, and a UDP length that is
 // not the IP payload length. Octets past the IP total length (Ethernet
@@ -50,15 +53,16 @@ func ParseDatagram(b []byte, flags RecvFlags) (Datagram, error) {
 	if len(b) < IPv4HeaderLen+UDPHeaderLen {
 		return Datagram{}, errTruncated("ipv4/udp packet: " + strconv.Itoa(len(b)) + " octets")
 	}
-	if b[0] != 0x45 {
-		if b[0]>>4 != 4 {
-			return Datagram{}, errors.New("dhcp: ip version " + strconv.Itoa(int(b[0]>>4)))
-		}
-		return Datagram{}, errors.New("dhcp: ipv4 header with options")
+	if b[0]>>4 != 4 {
+		return Datagram{}, errors.New("dhcp: ip version " + strconv.Itoa(int(b[0]>>4)))
+	}
+	ihl := int(b[0]&0x0f) * 4
+	if ihl < IPv4HeaderLen {
+		return Datagram{}, errors.New("dhcp: ipv4 header length " + strconv.Itoa(ihl))
 	}
 	total := int(binary.BigEndian.Uint16(b[2:]))
-	if total < IPv4HeaderLen+UDPHeaderLen {
-		return Datagram{}, errors.New("dhcp: ipv4 total length " + strconv.Itoa(total))
+	if total < ihl+UDPHeaderLen {
+		return Datagram{}, errors.New("dhcp: ipv4 total length " + strconv.Itoa(total) + " with a header of " + strconv.Itoa(ihl))
 	}
 	if total > len(b) {
 		return Datagram{}, errTruncated("ipv4 packet: total length " + strconv.Itoa(total) + ", " + strconv.Itoa(len(b)) + " octets")
@@ -73,11 +77,11 @@ func ParseDatagram(b []byte, flags RecvFlags) (Datagram, error) {
 	if b[9] != protoUDP {
 		return Datagram{}, errors.New("dhcp: ip protocol " + strconv.Itoa(int(b[9])) + ", not udp")
 	}
-	if fold(onesSum(b[:IPv4HeaderLen], 0)) != 0xffff {
+	if fold(onesSum(b[:ihl], 0)) != 0xffff {
 		return Datagram{}, fmt.Errorf("%w: ipv4 header", ErrChecksum)
 	}
 	b = b[:total]
-	u := b[IPv4HeaderLen:]
+	u := b[ihl:]
 	if ulen := int(binary.BigEndian.Uint16(u[4:])); ulen != len(u) {
 		return Datagram{}, errors.New("dhcp: udp length " + strconv.Itoa(ulen) + ", ip payload " + strconv.Itoa(len(u)))
 	}

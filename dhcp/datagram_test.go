@@ -121,6 +121,22 @@ func TestDatagramZeroChecksumSentAsOnes(t *testing.T) {
 	t.Fatal("no payload gives checksum 0xffff")
 }
 
+// TestParseDatagramIPOptions: options in the IP header are skipped, the
+// payload and addresses come through.
+func TestParseDatagramIPOptions(t *testing.T) {
+	d := testDatagram([]byte("payload"))
+	good := mustDatagram(t, d)
+	for _, opts := range [][]byte{{0x94, 4, 0, 0}, bytes.Repeat([]byte{1}, 40)} {
+		got, err := ParseDatagram(withIPOptions(good, opts), 0)
+		if err != nil {
+			t.Fatalf("%d octets of options: %v", len(opts), err)
+		}
+		if got.Src != d.Src || got.Dst != d.Dst || string(got.Payload) != "payload" {
+			t.Errorf("%d octets of options: %+v", len(opts), got)
+		}
+	}
+}
+
 func TestParseDatagramErrors(t *testing.T) {
 	good := mustDatagram(t, testDatagram([]byte("payload")))
 	fix := func(b []byte) []byte { // recompute the IP header checksum
@@ -137,8 +153,9 @@ func TestParseDatagramErrors(t *testing.T) {
 	}{
 		{"short", good[:27], "truncated ipv4/udp packet", true},
 		{"ipv6", mut(func(b []byte) { b[0] = 0x60 }), "ip version 6", false},
-		{"ip options", mut(func(b []byte) { b[0] = 0x46 }), "with options", false},
-		{"ihl 4", mut(func(b []byte) { b[0] = 0x44 }), "with options", false},
+		{"ihl 4", mut(func(b []byte) { b[0] = 0x44 }), "header length 16", false},
+		{"ihl 6, options' checksum wrong", mut(func(b []byte) { b[0] = 0x46 }), "checksum", false},
+		{"ihl 15 beyond the packet", mut(func(b []byte) { b[0] = 0x4f }), "with a header of 60", false},
 		{"total length short", mut(func(b []byte) { binary.BigEndian.PutUint16(b[2:], 27) }), "total length 27", false},
 		{"total length beyond", mut(func(b []byte) { binary.BigEndian.PutUint16(b[2:], uint16(len(b)+1)) }), "truncated ipv4 packet", true},
 		{"more fragments", mut(func(b []byte) { b[6] |= 0x20 }), "fragment", false},

@@ -163,6 +163,26 @@ func (d *OptionDecoder) Addrs(dst []netip.Addr) int {
 	return n
 }
 
+// AddrsUpTo is Addrs for a list that may be longer than dst: it keeps the
+// first len(dst) addresses and returns, besides how many it kept, how many
+// it left out. A length that is not a positive multiple of 4 is still an
+// error.
+func (d *OptionDecoder) AddrsUpTo(dst []netip.Addr) (n, left int) {
+	if d.err != nil {
+		return 0, 0
+	}
+	v := d.val
+	if len(v) == 0 || len(v)%4 != 0 {
+		d.fail(errWrongLen(len(v), "a positive multiple of 4"))
+		return 0, 0
+	}
+	for ; len(v) >= 4 && n < len(dst); v = v[4:] {
+		dst[n] = netip.AddrFrom4([4]byte(v[:4]))
+		n++
+	}
+	return n, len(v) / 4
+}
+
 // SubnetMask returns the subnet mask (RFC 2132 section 3.3). A mask whose
 // one bits are not contiguous from the left is an error (RFC 4632 section
 // 3.1 retired non-contiguous masks).

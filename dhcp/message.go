@@ -51,7 +51,8 @@ const (
 // UnmarshalBinary decodes a DHCP message of either direction. It rejects a
 // message shorter than [MinMessageLen], an op other than BOOTREQUEST or
 // BOOTREPLY, an hlen over 16 (the size of chaddr), a wrong magic cookie, an
-// options field without End, and malformed option framing (RFC 2131 section
+// and malformed option framing (an options field may end without End
+// when its last option is whole) (RFC 2131 section
 // 2 and 4.1, RFC 2132 section 2, RFC 3396). Option values are not
 // interpreted; see [ParseReply] and [OptionDecoder]. On error the options of
 // m are empty and the rest of m is unchanged.

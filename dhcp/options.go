@@ -166,25 +166,22 @@ const (
 )
 
 type scanState struct {
-	message  bool // decoding a message: option 52 is framing, End required
+	message  bool // decoding a message: option 52 is framing
 	overload uint8
 	seen52   bool
-	end      bool
 	total    int
 }
 
 // decode fills o from the option fields of a message. file and sname are
-// used only if option 52 in opts says so. In message mode the options field
-// must hold End and option 52 is consumed; otherwise a missing End is fine
-// and 52 is an ordinary option. On error o is left empty.
+// used only if option 52 in opts says so. In message mode option 52 is
+// consumed; otherwise it is an ordinary option. A field may end without
+// End (RFC 2131 asks for it, but servers omit it and other clients take
+// such messages) as long as its last option is whole. On error o is left
+// empty.
 func (o *Options) decode(opts, file, sname []byte, message bool) (overload uint8, err error) {
 	o.Reset()
 	st := scanState{message: message}
 	if o.index(opts, &st) {
-		if message && !st.end {
-			o.Reset()
-			return 0, errTruncated("options field: no end option")
-		}
 		return 0, nil
 	}
 	// Slow path: repeated codes, overload, or a field longer than the
@@ -194,10 +191,6 @@ func (o *Options) decode(opts, file, sname []byte, message bool) (overload uint8
 	if err := o.scan(opts, fieldOptions, &st); err != nil {
 		o.Reset()
 		return 0, err
-	}
-	if message && !st.end {
-		o.Reset()
-		return 0, errTruncated("options field: no end option")
 	}
 	if st.overload&1 != 0 {
 		if err := o.scan(file, fieldFile, &st); err != nil {
@@ -243,7 +236,6 @@ func (o *Options) index(f []byte, st *scanState) bool {
 			continue
 		}
 		if c == OptEnd {
-			st.end = true
 			break
 		}
 		if i+2 > len(f) {
@@ -274,7 +266,6 @@ func (o *Options) scan(f []byte, kind int, st *scanState) error {
 			continue
 		}
 		if c == OptEnd {
-			st.end = true
 			return nil
 		}
 		if i+2 > len(f) {

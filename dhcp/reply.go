@@ -4,10 +4,12 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 )
 
-// Capacities of a [Reply]. A reply that carries more is rejected rather than
-// cut short.
+// Capacities of a [Reply]. A list of addresses longer than MaxAddrs keeps
+// its first MaxAddrs ([Reply.Cut]); any other list that does not fit is
+// malformed.
 const (
 	MaxAddrs         = 16 // routers, DNS servers, NTP servers
 	MaxSearchDomains = 16 // option 119 names
@@ -34,7 +36,7 @@ type Reply struct {
 	DomainName    DomainName  // option 15
 	Hostname      Hostname    // option 12
 
-	nRouters, nDNS, nNTP, nSearch, nRoutes, nDropped uint8
+	nRouters, nDNS, nNTP, nSearch, nRoutes, nDropped, nCut uint8
 
 	routers [MaxAddrs]netip.Addr
 	dns     [MaxAddrs]netip.Addr
@@ -42,6 +44,7 @@ type Reply struct {
 	search  [MaxSearchDomains]DomainName
 	routes  [MaxRoutes]Route
 	dropped [maxDropped]OptionError
+	cut     [3]OptionError
 }
 
 // maxDropped is the number of options a reply can drop: each droppable
@@ -59,6 +62,22 @@ const maxDropped = 16
 // still rejects the reply: without them the lease is unusable or not
 // known to be ours.
 func (r *Reply) Dropped() []OptionError { return r.dropped[:r.nDropped] }
+
+// Cut lists the address options (routers, DNS and NTP servers) that held
+// more than [MaxAddrs] addresses: the reply keeps the first MaxAddrs, as
+// other clients keep the first few, rather than losing the whole list.
+func (r *Reply) Cut() []OptionError { return r.cut[:r.nCut] }
+
+// addrsUpTo decodes an address option into dst, keeping the first
+// len(dst) addresses and noting a longer list in Cut.
+func (r *Reply) addrsUpTo(d *OptionDecoder, dst []netip.Addr) uint8 {
+	n, left := d.AddrsUpTo(dst)
+	if left > 0 && int(r.nCut) < len(r.cut) {
+		r.cut[r.nCut] = OptionError{Code: d.Code(), Err: errors.New(strconv.Itoa(n+left) + " addresses, kept the first " + strconv.Itoa(n))}
+		r.nCut++
+	}
+	return uint8(n)
+}
 
 // droppable reports whether a malformed option code is dropped rather than
 // rejecting the reply (see [Reply.Dropped]).
@@ -156,7 +175,7 @@ func (r *Reply) check() error {
 	r.MTU, r.LeaseTime, r.RenewalTime, r.RebindingTime = 0, 0, 0, 0
 	r.DomainName.reset()
 	r.Hostname.reset()
-	r.nRouters, r.nDNS, r.nNTP, r.nSearch, r.nRoutes, r.nDropped = 0, 0, 0, 0, 0, 0
+	r.nRouters, r.nDNS, r.nNTP, r.nSearch, r.nRoutes, r.nDropped, r.nCut = 0, 0, 0, 0, 0, 0, 0
 
 	d := m.Options.Decoder()
 	for d.Next() {
@@ -168,11 +187,11 @@ func (r *Reply) check() error {
 		case OptSubnetMask:
 			r.SubnetMask = d.SubnetMask()
 		case OptRouter:
-			r.nRouters = uint8(d.Addrs(r.routers[:]))
+			r.nRouters = r.addrsUpTo(&d, r.routers[:])
 		case OptDNS:
-			r.nDNS = uint8(d.Addrs(r.dns[:]))
+			r.nDNS = r.addrsUpTo(&d, r.dns[:])
 		case OptNTPServers:
-			r.nNTP = uint8(d.Addrs(r.ntp[:]))
+			r.nNTP = r.addrsUpTo(&d, r.ntp[:])
 		case OptHostname:
 			d.hostnameInto(&r.Hostname)
 		case OptDomainName:

@@ -101,6 +101,40 @@ func TestParseReplyAllOptions(t *testing.T) {
 // TestParseReplyDrops checks that a malformed option the lease can do
 // without is dropped, named in Dropped and reported absent by Has, while
 // the rest of the reply is kept.
+// TestParseReplyCut: a list of more addresses than a reply holds keeps its
+// first MaxAddrs (25 DNS servers, split over two instances as RFC 3396
+// allows, is what some servers send), and says so.
+func TestParseReplyCut(t *testing.T) {
+	m := replyMessage(t, Ack)
+	var dns []byte
+	for i := range 25 {
+		dns = append(dns, 10, 0, 0, byte(i+1))
+	}
+	if err := m.Options.Set(OptDNS, dns); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Reply
+	if err := ParseReply(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	got := r.DNS()
+	if len(got) != MaxAddrs || got[0] != netip.AddrFrom4([4]byte{10, 0, 0, 1}) || got[MaxAddrs-1] != netip.AddrFrom4([4]byte{10, 0, 0, MaxAddrs}) {
+		t.Errorf("dns %v, want the first %d of 25", got, MaxAddrs)
+	}
+	if c := r.Cut(); len(c) != 1 || c[0].Code != OptDNS || len(r.Dropped()) != 0 || !r.Has(OptDNS) {
+		t.Errorf("cut %+v dropped %+v has %v: want option 6 cut, nothing dropped", c, r.Dropped(), r.Has(OptDNS))
+	}
+	// A list that fits is not cut.
+	var s Reply
+	if err := s.FromMessage(replyMessage(t, Ack)); err != nil || len(s.Cut()) != 0 {
+		t.Errorf("cut %+v, %v", s.Cut(), err)
+	}
+}
+
 func TestParseReplyDrops(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -110,7 +144,7 @@ func TestParseReplyDrops(t *testing.T) {
 		{"t1 5", OptRenewalTime, []byte{1, 2, 3, 4, 5}},
 		{"t2 0", OptRebindingTime, nil},
 		{"router 6", OptRouter, []byte{1, 2, 3, 4, 5, 6}},
-		{"too many dns", OptDNS, make([]byte, 4*(MaxAddrs+1))},
+		{"dns 7 octets", OptDNS, make([]byte, 7)},
 		{"ntp", OptNTPServers, []byte{1}},
 		{"hostname", OptHostname, []byte("a;rm -rf")},
 		{"long label", OptHostname, []byte(strings.Repeat("a", 72))},

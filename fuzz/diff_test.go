@@ -28,7 +28,10 @@ var allowlist = map[string]string{
 	"hlen-over-16": "RFC 2131 section 2: chaddr is 16 octets, so an hlen over 16 describes no address. " +
 		"Ours rejects it; theirs clamps it to 16.",
 	"end-required": "RFC 2131 section 4.1 and RFC 2132 section 3.2: the options field ends with the End option. " +
-		"Ours requires it; theirs accepts a message that stops right after the magic cookie.",
+		"Ours requires at least that octet; theirs accepts a message that stops right after the magic cookie.",
+	"end-optional": "RFC 2131 section 4.1 asks for End after the last option, but servers omit it and other " +
+		"clients (udhcpc, dhcpcd) take such replies: ours accepts an options field without End whose last option " +
+		"is whole; theirs rejects it (unexpected EOF).",
 	"options-capacity": "Ours keeps the options of a message in fixed storage of dhcp.MaxOptionsLen (2048) octets " +
 		"so that parsing never allocates; a message that fits a 1500-octet Ethernet frame needs at most 1424.",
 	"overload": "RFC 2132 section 9.3 and RFC 3396: option 52 makes file and/or sname carry options, concatenated " +
@@ -69,6 +72,8 @@ func diff(b []byte) (explained []string, unexplained []string) {
 	switch {
 	case ourErr != nil && theirErr != nil:
 		return nil, nil
+	case theirErr != nil && !hasEnd(b):
+		return []string{"end-optional"}, nil
 	case theirErr != nil:
 		return nil, []string{fmt.Sprintf("theirs rejects (%v), ours accepts", theirErr)}
 	case ourErr != nil:
@@ -145,6 +150,26 @@ func diff(b []byte) (explained []string, unexplained []string) {
 
 // hasOverload reports whether b has a well-formed header and option 52 in
 // its options field.
+// hasEnd reports whether the options field of a message that ours accepted
+// holds End.
+func hasEnd(b []byte) bool {
+	f := b[240:]
+	for i := 0; i < len(f); {
+		switch f[i] {
+		case byte(dhcp.OptPad):
+			i++
+		case byte(dhcp.OptEnd):
+			return true
+		default:
+			if i+1 >= len(f) {
+				return false
+			}
+			i += 2 + int(f[i+1])
+		}
+	}
+	return false
+}
+
 func hasOverload(b []byte) bool {
 	if len(b) < 241 || binary.BigEndian.Uint32(b[236:]) != dhcp.MagicCookie {
 		return false

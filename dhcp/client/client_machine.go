@@ -552,6 +552,10 @@ func (c *Client) handlePacket(now time.Time, m *dhcp.Message) {
 		c.log(slog.LevelWarn, "ignored a malformed option, kept the rest of the "+r.Type.String(),
 			slog.Int("option", int(oe.Code)), slog.String("err", oe.Err.Error()))
 	}
+	for _, oe := range r.Cut() {
+		c.log(slog.LevelWarn, "kept only the first addresses of a long list",
+			slog.Int("option", int(oe.Code)), slog.String("err", oe.Err.Error()))
+	}
 	switch c.state {
 	case StateSelecting:
 		if r.Type != dhcp.Offer {
