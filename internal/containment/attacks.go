@@ -44,6 +44,9 @@ const (
 	AttackThreadBomb      = "thread bomb (threads locked in sleeps until the runtime cannot create one)"
 	AttackSockdIfindex    = "ask sockd for a packet socket on another interface (lo)"
 	AttackSockdUDPLoop    = "ask sockd for a UDP socket bound to 127.0.0.1"
+	AttackSendtoOtherIf   = "sendto with a sockaddr_ll naming another ifindex (lo) on the DHCP packet socket"
+	AttackSockdForgedDHCP = "ask sockd to transmit a DHCP message from another hardware address"
+	AttackSockdForgedARP  = "ask sockd to transmit an ARP reply from another hardware address (poisoning the gateway's entry)"
 	AttackKillInit        = "kill(1, SIGCONT)"
 	AttackCloneNewnet     = "clone a thread with CLONE_NEWNET besides the runtime's flags"
 	AttackOpenTmp         = "create /tmp/ndhc-containment"
@@ -117,7 +120,9 @@ func attacks() []attack {
 	)
 	// Files, the terminal, sockets.
 	as = append(as,
-		attack{name: "read a descriptor it was not handed (pread of every open descriptor 2..1023)", do: readInherited},
+		// Not the supervisor's: it opened every descriptor it holds (the
+		// roles' channels, the instance's lock, the kernel log reader).
+		attack{name: "read a descriptor it was not handed (pread of every open descriptor 2..1023)", roles: children, do: readInherited},
 		attack{name: "open /dev/tty read-write", do: func(e *env) Record { return openRec(e, "/dev/tty", unix.O_RDWR) }},
 		attack{name: AttackOpenTmp, do: func(e *env) Record { return createRec(e, "/tmp/ndhc-containment") }},
 		attack{name: "create /etc/ndhc-containment", do: func(e *env) Record { return createRec(e, "/etc/ndhc-containment") }},
@@ -134,9 +139,10 @@ func attacks() []attack {
 	as = append(as,
 		attack{name: "write another interface's lease (../eth-other/lease)", roles: eng, do: func(e *env) Record { return createRec(e, "../eth-other/lease") }},
 		attack{name: "read the shared DUID (../duid)", roles: eng, do: func(e *env) Record { return openRec(e, "../duid", unix.O_RDONLY) }},
-		attack{name: "fill the state directory (up to 64 files of 1 MiB)", roles: eng, do: fillStateDir},
+		attack{name: "create a file in its directory (filling the state directory)", roles: eng, do: fillStateDir},
+		attack{name: "grow its own lease file past RLIMIT_FSIZE (up to 16 MiB)", roles: eng, do: growLease},
 		attack{name: "netlink dump of routes, addresses and neighbours through the link-event socket", roles: eng, do: netlinkDump},
-		attack{name: "sendto with a sockaddr_ll naming another ifindex (lo) on the DHCP packet socket", roles: eng, do: func(e *env) Record {
+		attack{name: AttackSendtoOtherIf, roles: eng, do: func(e *env) Record {
 			return packetSend(e, "sendto", func(fd int, frame []byte) error {
 				return unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: 1, Protocol: htons(unix.ETH_P_IP), Halen: 6, Addr: [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}})
 			})
@@ -150,16 +156,32 @@ func attacks() []attack {
 			return packetSend(e, "write", func(fd int, frame []byte) error { _, err := unix.Write(fd, frame); return err })
 		}},
 		attack{name: AttackSockdIfindex, roles: eng, separate: true, do: func(e *env) Record {
-			return sockdAsk(e, client.SocketRaw, 1, [4]byte{})
+			return sockdAsk(e, sockd.OpOpen, client.SocketRaw, 1, [4]byte{}, [4]byte{}, nil)
 		}},
 		attack{name: AttackSockdUDPLoop, roles: eng, separate: true, do: func(e *env) Record {
-			return sockdAsk(e, client.SocketUDP, uint32(e.ifindex), [4]byte{127, 0, 0, 1})
+			return sockdAsk(e, sockd.OpOpen, client.SocketUDP, uint32(e.ifindex), [4]byte{127, 0, 0, 1}, [4]byte{10, 0, 0, 1}, nil)
+		}},
+		attack{name: "ask sockd for a UDP socket on an address the interface does not hold (10.250.0.1)", roles: eng, do: func(e *env) Record {
+			return sockdAsk(e, sockd.OpOpen, client.SocketUDP, uint32(e.ifindex), [4]byte{10, 250, 0, 1}, [4]byte{10, 250, 0, 2}, nil)
+		}},
+		attack{name: "ask sockd to transmit a DHCP broadcast from an address the interface does not hold (10.250.0.1)", roles: eng, do: func(e *env) Record {
+			return sockdAsk(e, sockd.OpTransmit, client.SocketRaw, uint32(e.ifindex), [4]byte{10, 250, 0, 1}, [4]byte{}, bootRequest(e.mac))
+		}},
+		attack{name: AttackSockdForgedDHCP, roles: eng, separate: true, do: func(e *env) Record {
+			return sockdAsk(e, sockd.OpTransmit, client.SocketRaw, uint32(e.ifindex), [4]byte{}, [4]byte{}, bootRequest([6]byte{2, 0xba, 0xd0, 0, 0, 1}))
+		}},
+		attack{name: AttackSockdForgedARP, roles: eng, separate: true, do: func(e *env) Record {
+			arp := []byte{0, 1, 8, 0, 6, 4, 0, 2, 2, 0xba, 0xd0, 0, 0, 1, 10, 77, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 10, 77, 0, 1}
+			return sockdAsk(e, sockd.OpTransmit, client.SocketARP, uint32(e.ifindex), [4]byte{}, [4]byte{}, arp)
 		}},
 	)
 	return as
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// atFDCWD is AT_FDCWD as a 64-bit system call argument.
+const atFDCWD = uint64(1<<64 + unix.AT_FDCWD)
 
 func sysRec(e *env, layer, name string, args ...uint64) Record {
 	_, errno, k := e.sys(name, args...)
@@ -276,29 +298,46 @@ func readInherited(e *env) Record {
 }
 
 func fillStateDir(e *env) Record {
-	chunk := make([]byte, 1<<20)
-	var names []string
+	// A new file: the directory is root's, and O_CREAT is off the list.
+	fd, errno, k := e.sys("openat", atFDCWD, ptr("/fill-0"), uint64(unix.O_CREAT|unix.O_WRONLY|unix.O_EXCL|unix.O_CLOEXEC), 0o600)
+	if k {
+		return killed()
+	}
+	if errno != 0 {
+		return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: "dac/landlock"}
+	}
+	unix.Close(int(fd))
+	return Record{Outcome: GotThrough, Observed: "created /fill-0 in its directory"}
+}
+
+// growLease writes past RLIMIT_FSIZE into the engine's own lease file, then
+// empties it again (the engine starts from INIT after the battery).
+func growLease(e *env) Record {
+	fd, errno, k := e.sys("openat", atFDCWD, ptr("/lease"), uint64(unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC), 0)
+	if k {
+		return killed()
+	}
+	if errno != 0 {
+		return Record{Outcome: Error, Observed: "opening its own lease: " + errnoName(errno)}
+	}
 	defer func() {
-		for _, n := range names {
-			os.Remove(n)
+		unix.Close(int(fd))
+		// Emptied again by an open with O_TRUNC: ftruncate is off the
+		// engine's list.
+		if fd, errno, _ := e.sys("openat", atFDCWD, ptr("/lease"), uint64(unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC), 0); errno == 0 {
+			unix.Close(int(fd))
 		}
 	}()
+	chunk := make([]byte, 256<<10)
 	total := 0
-	for i := range 64 {
-		n := fmt.Sprintf("/fill-%d", i)
-		f, err := os.OpenFile(n, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	for range 64 {
+		n, err := unix.Write(int(fd), chunk)
+		total += max(n, 0)
 		if err != nil {
-			return Record{Outcome: Blocked, Observed: fmt.Sprintf("%v after %d KiB in %d files", err, total>>10, len(names)), Layer: "rlimit/dac"}
-		}
-		names = append(names, n)
-		w, err := f.Write(chunk)
-		total += w
-		f.Close()
-		if err != nil {
-			return Record{Outcome: Blocked, Observed: fmt.Sprintf("%v after %d KiB in %d files", err, total>>10, len(names)), Layer: "rlimit (RLIMIT_FSIZE)"}
+			return Record{Outcome: Blocked, Observed: fmt.Sprintf("%v after %d KiB", err, total>>10), Layer: "rlimit (RLIMIT_FSIZE)"}
 		}
 	}
-	return Record{Outcome: GotThrough, Observed: fmt.Sprintf("%d KiB in %d files (the battery's own cap)", total>>10, len(names))}
+	return Record{Outcome: GotThrough, Observed: fmt.Sprintf("%d KiB written (the battery's own cap)", total>>10)}
 }
 
 // rawFD returns the descriptor behind one of the role's ends.
@@ -376,7 +415,7 @@ func packetSend(e *env, call string, send func(fd int, frame []byte) error) Reco
 	if !ok {
 		return Record{Outcome: Error, Observed: "sockd channel of an unexpected type"}
 	}
-	f, err := sockd.NewClient(uc, e.ifindex).Open(client.SocketRaw, netip.Addr{})
+	f, err := sockd.NewClient(uc, e.ifindex).Open(client.SocketRaw, netip.Addr{}, netip.Addr{})
 	if err != nil {
 		return Record{Outcome: Blocked, Observed: "sockd refused: " + err.Error(), Layer: "sockd-validation"}
 	}
@@ -392,15 +431,19 @@ func packetSend(e *env, call string, send func(fd int, frame []byte) error) Reco
 	return Record{Outcome: Blocked, Observed: err.Error(), Layer: "kernel"}
 }
 
-func sockdAsk(e *env, kind client.Socket, ifindex uint32, addr [4]byte) Record {
+// sockdAsk sends sockd a raw request: header (op, kind, ifindex, address,
+// peer) and payload, bypassing the client's own checks.
+func sockdAsk(e *env, op sockd.Op, kind client.Socket, ifindex uint32, addr, peer [4]byte, payload []byte) Record {
 	conn, ok := e.ends["sockd"].(*unixConn)
 	if !ok {
 		return Record{Outcome: Error, Observed: "no sockd channel"}
 	}
-	req := make([]byte, sockd.RequestSize)
-	req[0], req[1] = 'S', byte(kind)
+	req := make([]byte, sockd.HeaderSize, sockd.HeaderSize+len(payload))
+	req[0], req[1], req[2] = 'S', byte(op), byte(kind)
 	binary.BigEndian.PutUint32(req[4:], ifindex)
 	copy(req[8:], addr[:])
+	copy(req[12:], peer[:])
+	req = append(req, payload...)
 	if _, err := conn.Write(req); err != nil {
 		return Record{Outcome: Blocked, Observed: err.Error(), Layer: "sockd-validation"}
 	}
@@ -408,6 +451,7 @@ func sockdAsk(e *env, kind client.Socket, ifindex uint32, addr [4]byte) Record {
 	oob := make([]byte, 64)
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, oobn, _, _, err := conn.ReadMsgUnix(rep, oob)
+	conn.SetReadDeadline(time.Time{})
 	switch {
 	case err != nil:
 		return Record{Outcome: Blocked, Observed: "channel: " + err.Error(), Layer: "sockd-validation"}
@@ -416,7 +460,24 @@ func sockdAsk(e *env, kind client.Socket, ifindex uint32, addr [4]byte) Record {
 	case oobn > 0:
 		return Record{Outcome: GotThrough, Observed: "sockd granted a descriptor"}
 	}
-	return Record{Outcome: Blocked, Observed: fmt.Sprintf("refused: % x", rep[:n]), Layer: "sockd-validation"}
+	var r sockd.Reply
+	if err := r.UnmarshalBinary(rep[:n]); err != nil {
+		return Record{Outcome: Error, Observed: fmt.Sprintf("sockd's reply % x: %v", rep[:n], err)}
+	}
+	if r.Errno == 0 {
+		return Record{Outcome: GotThrough, Observed: "sockd did it"}
+	}
+	return Record{Outcome: Blocked, Observed: "refused: " + errnoName(unix.Errno(r.Errno)), Layer: "sockd-validation"}
+}
+
+// bootRequest is a minimal DHCP client message from hw.
+func bootRequest(hw [6]byte) []byte {
+	b := make([]byte, 300)
+	b[0], b[1], b[2] = 1, 1, 6
+	copy(b[28:], hw[:])
+	copy(b[236:], []byte{99, 130, 83, 99})
+	b[240] = 255
+	return b
 }
 
 type unixConn = net.UnixConn

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -89,14 +90,24 @@ func Start(in *sandbox.Inherited) func(int, map[string]syscall.Conn) {
 	}
 	role := in.Role
 	p := in.Policy
+	// The interfaces' hardware addresses, read now: inside its sandbox
+	// the role cannot ask (no netlink socket).
+	macs := map[int][6]byte{}
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, ifi := range ifs {
+			var hw [6]byte
+			copy(hw[:], ifi.HardwareAddr)
+			macs[ifi.Index] = hw
+		}
+	}
 	return func(ifindex int, ends map[string]syscall.Conn) {
-		run(role, p, sel, ifindex, ends)
+		run(role, p, sel, ifindex, ends, macs[ifindex])
 	}
 }
 
 // Supervisor runs the common battery in the sandboxed supervisor.
 func Supervisor(p sandbox.Policy) {
-	run("supervisor", p, os.Getenv(EnvSelect), 0, nil)
+	run("supervisor", p, os.Getenv(EnvSelect), 0, nil, [6]byte{})
 }
 
 // env is what an attack works with.
@@ -107,14 +118,15 @@ type env struct {
 	sel     string // the attack this run may end the role with
 	cur     string // the attack being made
 	ifindex int
+	mac     [6]byte // the interface's hardware address
 	ends    map[string]syscall.Conn
 	// last is the call a Kill outcome refers to.
 	lastNr   int
 	lastArgs [6]uint64
 }
 
-func run(role string, p sandbox.Policy, sel string, ifindex int, ends map[string]syscall.Conn) {
-	e := &env{role: role, ifindex: ifindex, ends: ends}
+func run(role string, p sandbox.Policy, sel string, ifindex int, ends map[string]syscall.Conn, mac [6]byte) {
+	e := &env{role: role, ifindex: ifindex, ends: ends, mac: mac}
 	if r, a, ok := strings.Cut(sel, "/"); ok && r == role {
 		e.sel = a
 	}
