@@ -70,7 +70,9 @@ lint:
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./...
+	$(GO) vet -tags containment ./internal/containment/ ./internal/roles/
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags containment ./internal/containment/ ./internal/roles/
 
 # The binaries, the role users and the state directory: what `ndhc -i eth0`
 # needs on a fresh system.
