@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
 )
@@ -268,9 +269,9 @@ func (s *soakRun) rebinding() {
 	s.restarts++
 }
 
-// sample reads every role's resources. The engine writes the lease
-// atomically (a .tmp file renamed over the old one) just after ifch
-// applied it, so a sample may catch that descriptor open: the sample is
+// sample reads every role's resources. The engine rewrites its lease file
+// just after ifch applied the lease, so a sample may catch that
+// descriptor open: the sample is
 // taken again (bounded) until no role holds such a file, so that every
 // sample shows the steady state between two renewals.
 func (s *soakRun) sample(done int) {
@@ -286,7 +287,7 @@ func (s *soakRun) sample(done int) {
 			}
 			m[r] = p
 			for _, f := range p.fdNames {
-				if strings.HasSuffix(f, ".tmp") {
+				if strings.HasSuffix(f, "/"+engine.LeaseFile) || strings.HasSuffix(f, "/"+engine.IAIDFile) {
 					writing = r + " " + f
 				}
 			}
