@@ -19,6 +19,7 @@ import (
 	"github.com/ndhc-go/ndhc/sandbox"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+	"golang.org/x/time/rate"
 )
 
 // Interface is the one interface a sockd serves, resolved by the
@@ -35,7 +36,11 @@ type Interface struct {
 // send a frame, and addresses the interface does not hold, are answered
 // with their errno.
 func Serve(conn *net.UnixConn, ifi Interface, addrs *Addrs, log *slog.Logger) error {
-	s := &server{ifi: ifi, addrs: addrs, log: log, sendFD: -1}
+	return serve(conn, ifi, addrs, log, rate.NewLimiter(TransmitRate, TransmitBurst))
+}
+
+func serve(conn *net.UnixConn, ifi Interface, addrs *Addrs, log *slog.Logger, limit *rate.Limiter) error {
+	s := &server{ifi: ifi, addrs: addrs, log: log, sendFD: -1, limit: limit}
 	defer s.close()
 	for {
 		b, err := sandbox.RecvUpTo(conn, MaxRequestSize)
@@ -60,6 +65,10 @@ func Serve(conn *net.UnixConn, ifi Interface, addrs *Addrs, log *slog.Logger) er
 		case OpTransmit:
 			if err = s.checkSender(req); err != nil {
 				return err
+			}
+			if !s.limit.Allow() {
+				err = fmt.Errorf("over %v frames a second: %w", TransmitRate, unix.EAGAIN)
+				break
 			}
 			err = s.transmit(req)
 		}
@@ -98,10 +107,21 @@ func (o Op) String() string {
 	return fmt.Sprintf("op-%d", uint8(o))
 }
 
+// TransmitRate and TransmitBurst bound what sockd transmits for the
+// engine: an honest client sends a handful of frames per exchange (a
+// DHCPDISCOVER and DHCPREQUEST, three ARP probes, two announcements, a few
+// gateway queries), so a compromised engine cannot flood the link through
+// sockd. A frame over the limit is refused with EAGAIN.
+const (
+	TransmitRate  rate.Limit = 8
+	TransmitBurst            = 32
+)
+
 // server is one sockd's state: its interface and the packet socket it
 // transmits on, opened at the first transmission.
 type server struct {
 	ifi    Interface
+	limit  *rate.Limiter
 	addrs  *Addrs
 	log    *slog.Logger
 	sendFD int

@@ -16,6 +16,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"github.com/ndhc-go/ndhc/sandbox"
 	"golang.org/x/sys/unix"
+	"golang.org/x/time/rate"
 )
 
 var (
@@ -50,6 +51,8 @@ func serveLab(t *testing.T, l *lab.Lab, engine func(c *net.UnixConn, ifi Interfa
 		defer addrs.Close()
 		go func() {
 			defer close(done)
+			// The engine hanging up ends Serve.
+			defer cliConn.Close()
 			engine(cliConn, ifi)
 		}()
 		err = Serve(srvConn, ifi, addrs, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -184,6 +187,41 @@ func transmitChecks(t *testing.T, c *Client, ifi Interface, capt *lab.Capture) {
 	}
 }
 
+// TestServeTransmitRate: a burst beyond TransmitBurst is refused with
+// EAGAIN, and sockd goes on.
+func TestServeTransmitRate(t *testing.T) {
+	l := newSockdLab(t)
+	var sent, refused int
+	err := serveLab(t, l, func(conn *net.UnixConn, ifi Interface) {
+		c := NewClient(conn, ifi.Index)
+		probe := dhcp.ARPProbe(ifi.MAC, leased)
+		b, _ := probe.AppendBinary(nil)
+		for range 2 * TransmitBurst {
+			switch err := c.Transmit(client.SocketARP, netip.Addr{}, b); err {
+			case nil:
+				sent++
+			case unix.EAGAIN:
+				refused++
+			default:
+				t.Errorf("transmit: %v", err)
+				return
+			}
+		}
+		// Still serving.
+		if _, err := c.Open(client.SocketARP, netip.Addr{}, netip.Addr{}); err != nil {
+			t.Errorf("open after the burst: %v", err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loop takes well under a second: at most one or two tokens come
+	// back while it runs.
+	if sent < TransmitBurst || sent > TransmitBurst+2 || refused == 0 {
+		t.Errorf("%d sent, %d refused, want about %d sent and the rest refused", sent, refused, TransmitBurst)
+	}
+}
+
 // TestServeForgedSender: a frame from another hardware address is fatal,
 // and nothing of it reaches the wire.
 func TestServeForgedSender(t *testing.T) {
@@ -281,7 +319,8 @@ func BenchmarkTransmit(b *testing.B) {
 				relayed += time.Since(t1)
 			}
 		}()
-		err = Serve(srv, ifi, addrs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		// No rate limit: this measures the relay, not the limiter.
+		err = serve(srv, ifi, addrs, slog.New(slog.NewTextHandler(io.Discard, nil)), rate.NewLimiter(rate.Inf, 0))
 		srv.Close()
 		return err
 	})
