@@ -20,8 +20,9 @@
 # accumulates across sessions and machines:
 #   date  target(pkg.Name)  seconds  execs  new-interesting  result  go-version
 # seconds and execs are go's own figures for the fuzzing phase (the last
-# "fuzz: elapsed" line); result is ok, FAIL (a failing input was found and
-# written under testdata/fuzz/) or ERROR (the run failed before fuzzing).
+# "fuzz: elapsed" line); result is ok, FAIL (a failing input: found and
+# written under testdata/fuzz/, or already in the corpus) or ERROR (the run
+# failed otherwise, for example the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=0
@@ -124,7 +125,7 @@ for t in "${targets[@]}"; do
 		failed+=("$name ($pkg)")
 	fi
 	last=$(grep -E '^fuzz: elapsed: [0-9hms]+, execs: [0-9]+' "$log" | tail -n 1 || true)
-	if [ -z "$last" ] && [ "$status" = FAIL ]; then
+	if [ -z "$last" ] && [ "$status" = FAIL ] && ! grep -q -e '^--- FAIL' -e '^failure while testing seed corpus' "$log"; then
 		status=ERROR
 	fi
 	elapsed=$(sed -nE 's/^fuzz: elapsed: ([0-9hms]+),.*/\1/p' <<<"$last")
