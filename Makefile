@@ -16,7 +16,7 @@ export CGO_ENABLED = 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build test fuzz bench demo lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak
+.PHONY: all build test fuzz fuzz-totals bench demo lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak
 
 all: build
 
@@ -54,9 +54,15 @@ SOAK_RENEWALS ?= 10000
 soak:
 	SOAK_RENEWALS=$(SOAK_RENEWALS) $(GO) test -count=1 -v -timeout 60m -run '^TestLabSoak$$' ./cmd/ndhc/
 
-# Every fuzz target in turn for FUZZTIME each (make fuzz FUZZTIME=5m).
+# Every fuzz target in turn for FUZZTIME each (make fuzz FUZZTIME=5m), each
+# run appended to the campaign record fuzz/campaign.tsv (commit it);
+# FUZZNICE=19 FUZZPARALLEL=1 on a shared machine, FUZZRUN=REGEXP for some
+# targets only. `make fuzz-totals` sums the record per target.
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+fuzz-totals:
+	./scripts/fuzz.sh --totals
 
 # Codec benchmarks against insomniacslk/dhcp, then (as root) the lab
 # benchmark: time to lease against dhclient, dhcpcd and udhcpc, exec to

@@ -387,3 +387,29 @@ func TestSanitizeRoutes(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseClassless: the option 121 setting of ifchd's and ndhc's flags
+// and configuration. Only on, off and no-default are accepted, and each
+// renders back to its own text.
+func FuzzParseClassless(f *testing.F) {
+	for _, s := range []string{"on", "off", "no-default", "", "On", "off ", "no_default"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseClassless(s)
+		known := s == "on" || s == "off" || s == "no-default"
+		if (err == nil) != known {
+			t.Fatalf("%q: %q, %v", s, c, err)
+		}
+		if err != nil {
+			return
+		}
+		if c.String() != s {
+			t.Fatalf("%q renders as %q", s, c)
+		}
+		var u Classless
+		if err := u.UnmarshalText([]byte(s)); err != nil || u != c {
+			t.Fatalf("%q: UnmarshalText %q, %v", s, u, err)
+		}
+	})
+}

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -114,9 +115,9 @@ func Recv(c *net.UnixConn, size int) ([]byte, error) {
 func RecvUpTo(c *net.UnixConn, max int) ([]byte, error) {
 	buf := make([]byte, max+1)
 	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	n, oobn, flags, err := readMsg(c, buf, oob)
 	if err != nil {
-		return nil, recvError(err)
+		return nil, err
 	}
 	if n == 0 && oobn == 0 {
 		return nil, ErrPeerClosed
@@ -170,9 +171,9 @@ func recv(c *net.UnixConn, size int, rule fdRule) ([]byte, int, error) {
 	// Room for more than one descriptor, so that extra ones are seen
 	// (and closed) rather than silently truncated away.
 	oob := make([]byte, unix.CmsgSpace(4*8)+unix.CmsgSpace(64))
-	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	n, oobn, flags, err := readMsg(c, buf, oob)
 	if err != nil {
-		return nil, -1, recvError(err)
+		return nil, -1, err
 	}
 	fds := parseRights(oob[:oobn])
 	fail := func(format string, args ...any) ([]byte, int, error) {
@@ -202,6 +203,24 @@ func recv(c *net.UnixConn, size int, rule fdRule) ([]byte, int, error) {
 	return buf[:n], fds[0], nil
 }
 
+// readMsg reads one message. The runtime reports a message of no bytes as
+// end-of-file even when it carried control data; a peer that closes sends
+// none, so such a message is an error, and any descriptors it carried are
+// closed rather than left open in this process.
+func readMsg(c *net.UnixConn, buf, oob []byte) (n, oobn, flags int, err error) {
+	n, oobn, flags, _, err = c.ReadMsgUnix(buf, oob)
+	if err == nil {
+		return n, oobn, flags, nil
+	}
+	if oobn > 0 {
+		closeAll(parseRights(oob[:oobn]))
+		if errors.Is(err, io.EOF) {
+			return 0, 0, 0, fmt.Errorf("sandbox: recv: empty message with %d bytes of control data", oobn)
+		}
+	}
+	return 0, 0, 0, recvError(err)
+}
+
 func recvError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
 		return ErrPeerClosed
@@ -226,11 +245,16 @@ func parseRights(oob []byte) []int {
 			fds = append(fds, -1)
 			continue
 		}
-		r, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			continue
+		// The descriptors, one native int32 each. unix.ParseUnixRights
+		// indexes past its slice when the length is not a multiple of
+		// four; a partial word counts as extra data.
+		d := msgs[i].Data
+		for ; len(d) >= 4; d = d[4:] {
+			fds = append(fds, int(int32(binary.NativeEndian.Uint32(d))))
 		}
-		fds = append(fds, r...)
+		if len(d) != 0 {
+			fds = append(fds, -1)
+		}
 	}
 	return fds
 }

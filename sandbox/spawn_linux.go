@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -318,14 +319,8 @@ func Inherit() (*Inherited, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: reading setup: %w", err)
 	}
-	var su setup
-	if err := decodeStrict(pj, &su); err != nil {
-		return nil, fmt.Errorf("sandbox: decoding setup: %w", err)
-	}
-	if err := su.Policy.Validate(); err != nil {
-		return nil, err
-	}
-	if _, err := ParseLayers(strings.Join(su.Degrade, ",")); err != nil {
+	su, err := parseSetup(pj)
+	if err != nil {
 		return nil, err
 	}
 	in.Policy, in.Degrade, in.config = su.Policy, su.Degrade, su.Config
@@ -411,6 +406,26 @@ func (in *Inherited) ExitWithParent(log *slog.Logger) {
 var groupSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU}
 
 func ignoreGroupSignals() { signal.Ignore(groupSignals...) }
+
+// parseSetup decodes and checks the setup message, the first message a
+// child reads from its parent: strict JSON, a valid policy, a degrade list
+// of known layers with no repeats.
+func parseSetup(b []byte) (setup, error) {
+	var su setup
+	if err := decodeStrict(b, &su); err != nil {
+		return setup{}, fmt.Errorf("sandbox: decoding setup: %w", err)
+	}
+	if err := su.Policy.Validate(); err != nil {
+		return setup{}, err
+	}
+	// Each entry exactly one layer, once: what ParseLayers produces.
+	for i, d := range su.Degrade {
+		if d != LayerLandlock && d != LayerSeccomp || slices.Contains(su.Degrade[:i], d) {
+			return setup{}, fmt.Errorf("sandbox: setup: degrade entry %q: want %s or %s, each once", d, LayerLandlock, LayerSeccomp)
+		}
+	}
+	return su, nil
+}
 
 // decodeStrict decodes one JSON value with no unknown field and nothing
 // after it.

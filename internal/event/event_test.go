@@ -108,3 +108,23 @@ func FuzzEvent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCommand: the engine decodes the supervisor's one-byte commands.
+// Exactly one known byte is accepted, and it is the command.
+func FuzzParseCommand(f *testing.F) {
+	for _, c := range []Command{Renew, Release, Stop} {
+		f.Add([]byte{byte(c)})
+	}
+	f.Add([]byte("UL"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCommand(b)
+		known := len(b) == 1 && (b[0] == byte(Renew) || b[0] == byte(Release) || b[0] == byte(Stop))
+		if (err == nil) != known {
+			t.Fatalf("%q: %v, %v", b, c, err)
+		}
+		if err == nil && byte(c) != b[0] {
+			t.Fatalf("%q decoded as %q", b, c)
+		}
+	})
+}

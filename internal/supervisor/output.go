@@ -46,7 +46,7 @@ func newOutput(w io.Writer, json, debug bool) *output {
 
 // jsonLine is a role's line in the JSON format: the role's own record
 // when it is a JSON object (it cannot break out of this one: it is
-// checked to be valid JSON), else the line as a string.
+// checked to be valid JSON, and plain), else the line as a string.
 type jsonLine struct {
 	Time    time.Time       `json:"time"`
 	From    string          `json:"from"`
@@ -60,28 +60,44 @@ type jsonLine struct {
 // write writes one role line in the output's format.
 func (o *output) write(m *sandbox.Member, text []byte, cut bool, dropped int) {
 	if o.json {
-		l := jsonLine{Time: time.Now(), From: m.Role, Pid: m.Pid(), Cut: cut, Dropped: dropped}
-		if t := bytes.TrimSpace(text); len(t) > 0 && t[0] == '{' && json.Valid(t) && !cut {
-			l.Record = t
-		} else if len(text) > 0 {
-			l.Line = escape(text)
-		}
-		b, _ := json.Marshal(l)
-		o.w.Write(append(b, '\n'))
+		o.w.Write(formatJSON(time.Now(), m.Role, m.Pid(), text, cut, dropped))
 		return
 	}
-	prefix := m.Role + "[" + strconv.Itoa(m.Pid()) + "]: "
+	if b := formatText(m.Role, m.Pid(), text, cut, dropped); len(b) > 0 {
+		o.w.Write(b)
+	}
+}
+
+// formatJSON is a role's line (or its count of dropped lines) as one line
+// of JSON.
+func formatJSON(now time.Time, role string, pid int, text []byte, cut bool, dropped int) []byte {
+	l := jsonLine{Time: now, From: role, Pid: pid, Cut: cut, Dropped: dropped}
+	if t := bytes.TrimSpace(text); len(t) > 0 && t[0] == '{' && json.Valid(t) && plain(t) && !cut {
+		l.Record = t
+	} else if len(text) > 0 {
+		l.Line = escape(text)
+	}
+	b, _ := json.Marshal(l)
+	return append(b, '\n')
+}
+
+// formatText is a role's line as text lines, each with the role's prefix:
+// the count of dropped lines, then the line.
+func formatText(role string, pid int, text []byte, cut bool, dropped int) []byte {
+	var b bytes.Buffer
+	prefix := role + "[" + strconv.Itoa(pid) + "]: "
 	if dropped > 0 {
-		fmt.Fprintf(o.w, "%slevel=WARN (%d lines dropped: the log could not keep up)\n", prefix, dropped)
+		fmt.Fprintf(&b, "%slevel=WARN (%d lines dropped: the log could not keep up)\n", prefix, dropped)
 	}
 	if len(text) == 0 {
-		return
+		return b.Bytes()
 	}
 	cont := ""
 	if cut {
 		cont = " (cut)"
 	}
-	fmt.Fprintf(o.w, "%s%s%s\n", prefix, escape(text), cont)
+	fmt.Fprintf(&b, "%s%s%s\n", prefix, escape(text), cont)
+	return b.Bytes()
 }
 
 // crashStart reports whether line starts a Go runtime crash report.
@@ -147,6 +163,21 @@ func (o *output) crash(m *sandbox.Member) *Crash {
 		}
 	}
 	return c
+}
+
+// plain reports whether b is UTF-8 with no DEL and no C1 control: JSON
+// lets them through raw in strings, and a terminal may act on them (U+009B
+// is CSI). A record that is not plain goes out escaped, as a line.
+func plain(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return false
+		}
+	}
+	return true
 }
 
 // escape makes b one printable line: control characters, DEL and bytes

@@ -3,6 +3,7 @@
 package probe
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +66,28 @@ type childReply struct {
 
 const maxReply = 64 << 10
 
+// parseReply decodes a probe child's message strictly: one JSON object
+// with no unknown field and nothing after it, a report alone or an outcome
+// (error text, an errno in the kernel's range, a setup failure).
+func parseReply(b []byte) (childReply, error) {
+	var r childReply
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return childReply{}, fmt.Errorf("probe: malformed reply: %w", err)
+	}
+	if dec.More() {
+		return childReply{}, errors.New("probe: malformed reply: trailing data")
+	}
+	if r.Report != nil && (r.Err != "" || r.Errno != 0 || r.Setup != "") {
+		return childReply{}, errors.New("probe: malformed reply: a report with an outcome")
+	}
+	if r.Errno < 0 || r.Errno > 4095 {
+		return childReply{}, fmt.Errorf("probe: malformed reply: errno %d", r.Errno)
+	}
+	return r, nil
+}
+
 // Run spawns a probe that enters p and attempts the action named name from
 // actions (looked up again in the child, which runs the same binary). It
 // returns the result and, when the probe got that far, the sandbox report.
@@ -88,10 +111,10 @@ func Run(p sandbox.Policy, a Action, opts sandbox.Options) (Result, *sandbox.Rep
 		if err != nil {
 			break // the child exited (or was killed) after its last message
 		}
-		var r childReply
-		if err := json.Unmarshal(msg, &r); err != nil {
+		r, err := parseReply(msg)
+		if err != nil {
 			c.Kill()
-			return res, nil, fmt.Errorf("probe: malformed reply: %w", err)
+			return res, nil, err
 		}
 		if r.Report != nil {
 			rep = r.Report
