@@ -12,7 +12,8 @@ import (
 // FuzzStateFiles: the engine reads its saved lease and IAID from its state
 // directory, which an earlier (possibly compromised) run of the engine
 // wrote. A lease is used only when it parses, an IAID only when it has four
-// bytes, and a malformed file is left as it is, never replaced.
+// bytes, a malformed file is left as it is, never replaced, and only an
+// empty IAID file (not made yet) is filled.
 func FuzzStateFiles(f *testing.F) {
 	f.Add([]byte(`{}`), []byte{1, 2, 3, 4})
 	f.Add([]byte("not json"), []byte{1, 2, 3})
@@ -38,8 +39,11 @@ func FuzzStateFiles(f *testing.F) {
 			made = true
 			return []byte{9, 9, 9, 9}, nil
 		}, func(b []byte) bool { return len(b) == 4 })
+		if made != (len(iaid) == 0) {
+			t.Fatalf("iaid %x: made %v, want a new one only for an empty file", iaid, made)
+		}
 		if made {
-			t.Fatalf("iaid %x: an existing file was replaced", iaid)
+			iaid = []byte{9, 9, 9, 9}
 		}
 		if (err == nil) != (len(iaid) == 4) || err == nil && !bytes.Equal(got, iaid) {
 			t.Fatalf("iaid %x: got %x, %v", iaid, got, err)
