@@ -114,7 +114,7 @@ func (o Op) String() string {
 // sockd. A frame over the limit is refused with EAGAIN.
 const (
 	TransmitRate  rate.Limit = 8
-	TransmitBurst            = 32
+	TransmitBurst int        = 32
 )
 
 // server is one sockd's state: its interface and the packet socket it
