@@ -281,6 +281,38 @@ func Battery() []Action {
 		{Name: "kill(parent, 0)", Prepare: parentPID, Do: func(s any) error {
 			return unix.Kill(s.(int), 0)
 		}},
+		{Name: "tgkill a thread of the parent", Prepare: parentPID, Do: func(s any) error {
+			return unix.Tgkill(s.(int), s.(int), 0)
+		}},
+		{Name: "fcntl(F_SETOWN) on stderr, to aim SIGIO at the parent", Prepare: parentPID, Do: func(s any) error {
+			_, err := unix.FcntlInt(2, unix.F_SETOWN, s.(int))
+			return err
+		}},
+		{Name: "fcntl(F_SETSIG) on stderr", Do: func(any) error {
+			_, err := unix.FcntlInt(2, unix.F_SETSIG, int(unix.SIGKILL))
+			return err
+		}},
+		{Name: "clone a thread with CLONE_NEWNET besides the runtime's flags", Do: func(any) error {
+			// Without CAP_SYS_ADMIN the kernel refuses it too, before any
+			// thread exists; the row shows which layer answers first.
+			flags := sandbox.CloneThreads[0].Value | unix.CLONE_NEWNET
+			_, _, e := unix.RawSyscall6(unix.SYS_CLONE, uintptr(flags), 0, 0, 0, 0, 0)
+			if e != 0 {
+				return e
+			}
+			return nil
+		}},
+		{Name: "madvise(MADV_MERGEABLE), advice the runtime never gives", Do: func(any) error {
+			b, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+			if err != nil {
+				return err
+			}
+			defer unix.Munmap(b)
+			return unix.Madvise(b, unix.MADV_MERGEABLE)
+		}},
+		{Name: "open /dev/tty", Do: func(any) error {
+			return closeFD(unix.Open("/dev/tty", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0))
+		}},
 		{Name: "setuid(0)", Do: func(any) error {
 			if _, _, e := unix.RawSyscall(unix.SYS_SETUID, 0, 0, 0); e != 0 {
 				return e
