@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
-	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"golang.org/x/sys/unix"
@@ -178,16 +176,11 @@ func clientAddr(t *testing.T, l *lab.Lab) netip.Prefix {
 	return netip.Prefix{}
 }
 
+// lease returns the saved lease, waiting (bounded) for the engine to write
+// it: its configured record comes just before the write.
 func (c *daemon) lease(t *testing.T, iface string) *dhcpclient.Lease {
 	t.Helper()
-	l, err := readLease(filepath.Join(c.stateDir, iface, engine.LeaseFile))
-	if err == nil && l == nil {
-		err = fmt.Errorf("no lease saved for %s", iface)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+	return c.waitLease(iface, "any", func(*dhcpclient.Lease) bool { return true })
 }
 
 func newLab(t *testing.T, name string) *lab.Lab {
