@@ -63,31 +63,11 @@ const maxReqs = 10000
 // starts answering.
 func Start(ns *lab.NS, respond Responder) (*Rogue, error) {
 	r := &Rogue{fd: -1, respond: respond, stop: make(chan struct{}), done: make(chan struct{})}
-	err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(ns.IfName())
-		if err != nil {
-			return fmt.Errorf("hostile: %w", err)
-		}
-		proto := htons(unix.ETH_P_IP)
-		s, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(proto))
-		if err != nil {
-			return fmt.Errorf("hostile: socket: %w", err)
-		}
-		if err := unix.Bind(s, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}); err != nil {
-			unix.Close(s)
-			return fmt.Errorf("hostile: bind: %w", err)
-		}
-		tv := unix.NsecToTimeval((50 * time.Millisecond).Nanoseconds())
-		if err := unix.SetsockoptTimeval(s, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			unix.Close(s)
-			return fmt.Errorf("hostile: timeout: %w", err)
-		}
-		r.fd, r.ifindex = s, ifi.Index
-		return nil
-	})
+	fd, ifindex, err := ns.PacketSocket(unix.SOCK_RAW, unix.ETH_P_IP, 50*time.Millisecond)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hostile: %w", err)
 	}
+	r.fd, r.ifindex = fd, ifindex
 	go r.loop()
 	return r, nil
 }

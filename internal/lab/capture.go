@@ -93,32 +93,10 @@ const maxCaptured = 10000
 // CaptureDHCP starts recording DHCP packets on the namespace's main
 // interface, in both directions.
 func (n *NS) CaptureDHCP() (*Capture, error) {
-	fd := -1
-	err := n.Do(func() error {
-		ifi, err := net.InterfaceByName(n.ifName)
-		if err != nil {
-			return fmt.Errorf("lab: capture: %w", err)
-		}
-		// ETH_P_ALL: only such taps see outgoing frames too.
-		proto := htons(unix.ETH_P_ALL)
-		s, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(proto))
-		if err != nil {
-			return fmt.Errorf("lab: capture socket: %w", err)
-		}
-		if err := unix.Bind(s, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}); err != nil {
-			unix.Close(s)
-			return fmt.Errorf("lab: capture bind: %w", err)
-		}
-		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
-		if err := unix.SetsockoptTimeval(s, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			unix.Close(s)
-			return fmt.Errorf("lab: capture timeout: %w", err)
-		}
-		fd = s
-		return nil
-	})
+	// ETH_P_ALL: only such taps see outgoing frames too.
+	fd, _, err := n.PacketSocket(unix.SOCK_DGRAM, unix.ETH_P_ALL, 100*time.Millisecond)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lab: capture: %w", err)
 	}
 	c := &Capture{fd: fd, stop: make(chan struct{}), done: make(chan struct{}), cond: make(chan struct{})}
 	if n.lab != nil {
@@ -138,6 +116,37 @@ func (n *NS) CaptureDHCP() (*Capture, error) {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// PacketSocket opens an AF_PACKET socket of type typ (SOCK_RAW or
+// SOCK_DGRAM) for ethertype proto on the namespace's main interface,
+// created inside the namespace, with a receive timeout so that a reading
+// loop can notice it should stop. It returns the descriptor, which the
+// caller closes, and the interface's index.
+func (n *NS) PacketSocket(typ int, proto uint16, timeout time.Duration) (fd, ifindex int, err error) {
+	fd = -1
+	err = n.Do(func() error {
+		ifi, err := net.InterfaceByName(n.ifName)
+		if err != nil {
+			return err
+		}
+		p := htons(proto)
+		s, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, int(p))
+		if err != nil {
+			return fmt.Errorf("socket: %w", err)
+		}
+		tv := unix.NsecToTimeval(timeout.Nanoseconds())
+		if err := errors.Join(
+			unix.Bind(s, &unix.SockaddrLinklayer{Protocol: p, Ifindex: ifi.Index}),
+			unix.SetsockoptTimeval(s, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv),
+		); err != nil {
+			unix.Close(s)
+			return err
+		}
+		fd, ifindex = s, ifi.Index
+		return nil
+	})
+	return fd, ifindex, err
+}
 
 func (c *Capture) loop() {
 	defer close(c.done)
