@@ -104,29 +104,35 @@ func TestEnterBattery(t *testing.T) {
 	named := 0
 	defer func() { t.Logf("%d of %d seccomp kills named from the kernel log", named, len(killedBy)) }()
 	want := map[string]string{
-		"read /etc/passwd by path":                            "ENOENT",
-		"read /etc/passwd via a leaked directory fd":          "EACCES",
-		"create a file in /tmp via a leaked directory fd":     "EACCES",
-		"execve /bin/sh":                                      "killed by SIGSYS",
-		probe.RuntimeStress().Name:                            "ok",
-		"fork a new process":                                  "killed by SIGSYS",
-		"ptrace attach to parent":                             "killed by SIGSYS",
-		"process_vm_readv of parent":                          "killed by SIGSYS",
-		"kill(parent, 0)":                                     "EPERM",
-		"setuid(0)":                                           "EPERM",
-		"raise CAP_SYS_ADMIN with capset":                     "EPERM",
-		"mount tmpfs":                                         "EPERM",
-		"unshare(CLONE_NEWNS|CLONE_NEWUSER)":                  "killed by SIGSYS",
-		"chroot(\"..\")":                                      "EPERM",
-		"socket(AF_INET, SOCK_STREAM)":                        "killed by SIGSYS",
-		"socket(AF_INET6, SOCK_DGRAM)":                        "killed by SIGSYS",
-		"socket(AF_NETLINK, NETLINK_ROUTE)":                   "killed by SIGSYS",
-		"bind TCP port 8067 on a leaked socket":               "EACCES",
-		"connect TCP 127.0.0.1:9 on a leaked socket":          "EACCES",
-		"create, write and rename a file in the RW directory": "ok",
-		"write outside the RW directory":                      "EACCES",
-		"socket(AF_UNIX) allowed by argument":                 "ok",
-		"CAP_NET_RAW kept: socket(AF_PACKET)":                 "ok",
+		"read /etc/passwd by path":                                     "ENOENT",
+		"read /etc/passwd via a leaked directory fd":                   "EACCES",
+		"create a file in /tmp via a leaked directory fd":              "EACCES",
+		"execve /bin/sh":                                               "killed by SIGSYS",
+		probe.RuntimeStress().Name:                                     "ok",
+		"fork a new process":                                           "killed by SIGSYS",
+		"ptrace attach to parent":                                      "killed by SIGSYS",
+		"process_vm_readv of parent":                                   "killed by SIGSYS",
+		"kill(parent, 0)":                                              "EPERM",
+		"tgkill a thread of the parent":                                "killed by SIGSYS",
+		"fcntl(F_SETOWN) on stderr, to aim SIGIO at the parent":        "killed by SIGSYS",
+		"fcntl(F_SETSIG) on stderr":                                    "killed by SIGSYS",
+		"clone a thread with CLONE_NEWNET besides the runtime's flags": "killed by SIGSYS",
+		"madvise(MADV_MERGEABLE), advice the runtime never gives":      "killed by SIGSYS",
+		"open /dev/tty":                                                "ENOENT",
+		"setuid(0)":                                                    "EPERM",
+		"raise CAP_SYS_ADMIN with capset":                              "EPERM",
+		"mount tmpfs":                                                  "EPERM",
+		"unshare(CLONE_NEWNS|CLONE_NEWUSER)":                           "killed by SIGSYS",
+		"chroot(\"..\")":                                               "EPERM",
+		"socket(AF_INET, SOCK_STREAM)":                                 "killed by SIGSYS",
+		"socket(AF_INET6, SOCK_DGRAM)":                                 "killed by SIGSYS",
+		"socket(AF_NETLINK, NETLINK_ROUTE)":                            "killed by SIGSYS",
+		"bind TCP port 8067 on a leaked socket":                        "EACCES",
+		"connect TCP 127.0.0.1:9 on a leaked socket":                   "EACCES",
+		"create, write and rename a file in the RW directory":          "ok",
+		"write outside the RW directory":                               "EACCES",
+		"socket(AF_UNIX) allowed by argument":                          "ok",
+		"CAP_NET_RAW kept: socket(AF_PACKET)":                          "ok",
 	}
 	if abi < 6 {
 		want["kill(parent, 0)"] = "EPERM" // different uid, no CAP_KILL
@@ -169,9 +175,11 @@ func TestEnterBattery(t *testing.T) {
 
 // killedBy is the system call seccomp kills some battery actions for.
 var killedBy = map[string]string{
-	"execve /bin/sh":             "execve",
-	"ptrace attach to parent":    "ptrace",
-	"process_vm_readv of parent": "process_vm_readv",
+	"execve /bin/sh":                "execve",
+	"ptrace attach to parent":       "ptrace",
+	"process_vm_readv of parent":    "process_vm_readv",
+	"tgkill a thread of the parent": "tgkill",
+	"clone a thread with CLONE_NEWNET besides the runtime's flags": "clone",
 }
 
 // TestEnterRefuses checks policies that Enter must refuse, each in a child
