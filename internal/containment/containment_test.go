@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,6 +66,7 @@ func (r *run) wait(d time.Duration, ok func([]containment.Record, []event.Record
 type supLine struct {
 	From   string          `json:"from"`
 	Record json.RawMessage `json:"record"`
+	Line   string          `json:"line"`
 }
 
 func start(t *testing.T, l *lab.Lab, bin, sel string) *run {
@@ -153,31 +155,48 @@ func (r *run) stop() {
 	}
 }
 
-// liveFilter reads filter 0 of pid with PTRACE_SECCOMP_GET_FILTER.
+// liveFilter reads filter 0 of process pid with PTRACE_SECCOMP_GET_FILTER.
+// It seizes and interrupts one thread other than the leader (the filter is
+// the same on every thread: the sandbox installs it with TSYNC): the leader
+// of the supervisor is this test's own child, and os/exec's waiter would
+// take the leader's stop notification before this function saw it.
 func liveFilter(pid int) ([]bpf.Instruction, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := unix.PtraceAttach(pid); err != nil {
-		return nil, fmt.Errorf("attach: %w", err)
+	tid := pid
+	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); err == nil {
+		for _, e := range ents {
+			if n, err := strconv.Atoi(e.Name()); err == nil && n != pid {
+				tid = n
+				break
+			}
+		}
 	}
-	defer unix.PtraceDetach(pid)
+	if err := unix.PtraceSeize(tid); err != nil {
+		return nil, fmt.Errorf("seize %d: %w", tid, err)
+	}
+	defer unix.PtraceDetach(tid)
+	if err := unix.PtraceInterrupt(tid); err != nil {
+		return nil, fmt.Errorf("interrupt %d: %w", tid, err)
+	}
 	// Bounded: a stop that never comes must not hang the harness.
 	stopped := false
 	for range 1000 {
 		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(pid, &ws, unix.WALL|unix.WNOHANG, nil)
+		wpid, err := unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil)
 		if err != nil {
-			return nil, fmt.Errorf("wait: %w", err)
+			return nil, fmt.Errorf("wait %d: %w", tid, err)
 		}
-		if wpid == pid && ws.Stopped() {
+		if wpid == tid && ws.Stopped() {
 			stopped = true
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if !stopped {
-		return nil, fmt.Errorf("pid %d did not stop within 10 s of PTRACE_ATTACH", pid)
+		return nil, fmt.Errorf("thread %d of %d did not stop within 10 s of PTRACE_INTERRUPT", tid, pid)
 	}
+	pid = tid
 	const getFilter = 0x420c
 	n, _, e := unix.Syscall6(unix.SYS_PTRACE, getFilter, uintptr(pid), 0, 0, 0, 0)
 	if e != 0 {
@@ -418,6 +437,54 @@ func fatalRun(t *testing.T, l *lab.Lab, bin string, c containment.Record) row {
 	})
 	r.stop()
 	if !got && res.outcome == "" {
+		// The victim's peer may notice its death first, and the
+		// supervisor stops the group at the first exit it sees, so the
+		// victim's own exit goes unrecorded: its crash is in the lines
+		// the supervisor relayed for it.
+		r.stop()
+		r.mu.Lock()
+		for _, raw := range r.lines {
+			var sl supLine
+			if json.Unmarshal([]byte(raw), &sl) == nil && sl.From == victim && strings.HasPrefix(sl.Line, "fatal error:") {
+				res = row{c.Role, c.Attack + " [own run]", "blocked", sl.Line + " (relayed; a peer's exit was recorded first)",
+					"rlimit (RLIMIT_NPROC or RLIMIT_DATA: no further thread)", containment.Blocked}
+				if !strings.Contains(sl.Line, "newosproc") && !strings.Contains(sl.Line, "out of memory") {
+					res.layer, res.outcome = "", containment.GotThrough
+				}
+				break
+			}
+		}
+		// Or its lines were dropped by the supervisor's rate limit (a
+		// crash prints every goroutine): the battery of a role that
+		// survives its attack always ends with a record, so a daemon
+		// that ended with another role's exit and no record from the
+		// victim means the victim died first.
+		if res.outcome == "" {
+			var first event.Record
+			for _, e := range r.events {
+				if e.Event == "exit" {
+					first = e
+					break
+				}
+			}
+			mine := false
+			for _, x := range r.recs {
+				mine = mine || (x.Role == c.Role && x.Attack == c.Attack && x.Outcome != containment.Separate && x.Outcome != containment.Kill)
+			}
+			if c.Attack == containment.AttackThreadBomb && first.Role != "" && first.Role != victim && !mine {
+				res = row{c.Role, c.Attack + " [own run]", "blocked",
+					fmt.Sprintf("%s died without a record; %s's exit (%s) came first", victim, first.Role, first.Status),
+					"rlimit (RLIMIT_NPROC or RLIMIT_DATA: no further thread)", containment.Blocked}
+			}
+		}
+		r.mu.Unlock()
+		if res.outcome != "" {
+			return res
+		}
+		r.mu.Lock()
+		tail := r.lines[max(0, len(r.lines)-8):]
+		r.mu.Unlock()
+		t.Logf("%s/%s: the daemon's last lines:\n%s", c.Role, c.Attack, strings.Join(tail, "\n"))
 		return row{c.Role, c.Attack, "blocked", "no exit and no record within 60 s", "", "missing"}
 	}
 	res.attack += " [own run]"
