@@ -106,7 +106,9 @@ func TestRecvRejects(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}
-			if after := openFDs(t); after != before {
+			// More is a leak; fewer happens when a finalizer closed a
+			// file an earlier case left unreachable.
+			if after := openFDs(t); after > before {
 				t.Fatalf("descriptors leaked: %d before, %d after", before, after)
 			}
 		})

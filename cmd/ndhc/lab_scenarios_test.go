@@ -433,9 +433,13 @@ func TestLabRoleKilled(t *testing.T) {
 			}
 			t.Logf("%s killed: exit %d after %v", role, code, took.Round(time.Millisecond))
 			<-c.evDone
-			r, _, ok := c.find(0, func(r event.Record) bool { return r.Event == "exit" && r.Status != "exit 0" })
-			if !ok || r.Role != role || r.Status != "killed by SIGKILL" {
-				t.Errorf("first unclean exit %+v, want %s killed by SIGKILL", r, role)
+			// The killed role's exit is on the record, whichever exit
+			// the supervisor saw first (a peer may notice the broken
+			// channel before it does).
+			if _, _, ok := c.find(0, func(r event.Record) bool {
+				return r.Event == "exit" && r.Role == role && r.Status == "killed by SIGKILL"
+			}); !ok {
+				t.Errorf("no exit record of %s killed by SIGKILL in %+v", role, c.records())
 			}
 			if d, _, ok := c.find(0, is("done")); !ok || d.Code == nil || *d.Code != exitcode.RoleDied {
 				t.Errorf("done record %+v, want code %d", d, exitcode.RoleDied)

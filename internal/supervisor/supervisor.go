@@ -324,7 +324,32 @@ func describe(ev sandbox.Event) string {
 
 func (s *supervisor) died(ev sandbox.Event) int {
 	s.log.Error("role exited; stopping every role", "child", ev.Member.Role, "pid", ev.Member.Pid(), "status", describe(ev))
+	s.recordExits(time.Second)
 	return exitcode.RoleDied
+}
+
+// recordExits ends the other roles and records how each ended, waiting up
+// to d. The first exit is not always the cause: a role whose peer was
+// killed can notice the broken channel and exit before the supervisor
+// sees its peer's death, so every exit goes on the record.
+func (s *supervisor) recordExits(d time.Duration) {
+	s.group.Close()
+	deadline := time.After(d)
+	for len(s.group.Members()) > 0 {
+		select {
+		case ev := <-s.group.Events():
+			if !ev.Exited {
+				continue
+			}
+			r := event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: describe(ev)}
+			if c := s.out.crash(ev.Member); c != nil {
+				r.Crash = c.First
+			}
+			s.Events.Write(r)
+		case <-deadline:
+			return
+		}
+	}
 }
 
 // engineEvent decodes and reports one message from a role. Only the
