@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,6 +47,11 @@ func toyChild(role string) {
 		os.Exit(13)
 	}
 	switch role {
+	case "toy-privileged":
+		// Not sandboxed: it may do what its policy-less parent may.
+		pgid, err := syscall.Getpgid(0)
+		sandbox.Send(in.Ctl, []byte(fmt.Sprintf("pgid=%d err=%v files=%d", pgid, err, len(in.Policy.Seccomp))))
+		os.Exit(0)
 	case "toy-worker":
 		sandbox.Send(in.Ctl, []byte(cfg.Greeting+" degrade="+strings.Join(in.Degrade, ",")))
 		os.Exit(cfg.Exit)
@@ -316,4 +322,72 @@ func TestGroupSeccompKill(t *testing.T) {
 		t.Errorf("named %q, want getpgid", ev.Syscall)
 	}
 	t.Logf("named: %q", ev.Syscall)
+}
+
+// TestGroupPrivilegedProgram starts a privileged child from another
+// binary: it keeps root, the full bounding set and no seccomp filter, and
+// reports so in its ready notice.
+func TestGroupPrivilegedProgram(t *testing.T) {
+	requireRoot(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy under another name: Program must really be what runs.
+	prog := filepath.Join(t.TempDir(), "toy-program")
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(prog, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := sandbox.NewGroup(sandbox.GroupOptions{})
+	defer g.Close()
+	spec := sandbox.Spec{Role: "toy-privileged", Policy: sandbox.Policy{Role: "toy-privileged"}, Program: prog, Privileged: true, Config: toyConfig{}}
+	ms, err := g.Start(sandbox.ExitExpected, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ms[0]
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", m.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exe != prog {
+		t.Errorf("child runs %s, want %s", exe, prog)
+	}
+	st := m.Report.Status
+	if st.Uid != [4]uint32{} || st.Seccomp != 0 || st.NoNewPrivs != 0 {
+		t.Errorf("privileged child: uid %v seccomp %d no_new_privs %d, want root, 0, 0", st.Uid, st.Seccomp, st.NoNewPrivs)
+	}
+	if own := readCapBnd(t); st.CapBnd != own {
+		t.Errorf("privileged child's bounding set %#x, want the parent's %#x", st.CapBnd, own)
+	}
+	ev := next(t, g)
+	if want := fmt.Sprintf("pgid=%d err=<nil> files=0", syscall.Getpgrp()); string(ev.Msg) != want {
+		t.Errorf("child said %q, want %q", ev.Msg, want)
+	}
+
+	for name, bad := range map[string]sandbox.Spec{
+		"a policy":         {Role: "toy-privileged", Policy: rootPolicy(t), Privileged: true},
+		"relative program": {Role: "toy-worker", Policy: rootPolicy(t), Program: "toy-program"},
+	} {
+		if _, err := sandbox.Spawn(bad); err == nil {
+			t.Errorf("Spawn with %s: no error", name)
+		}
+	}
+}
+
+func readCapBnd(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sandbox.ParseStatus(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CapBnd
 }

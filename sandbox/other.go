@@ -49,12 +49,14 @@ type Child struct {
 
 // Spec describes a child to start with Spawn.
 type Spec struct {
-	Role    string
-	Policy  Policy
-	Files   []File
-	Degrade []string
-	Config  any
-	Stderr  *os.File
+	Role       string
+	Policy     Policy
+	Files      []File
+	Degrade    []string
+	Config     any
+	Stderr     *os.File
+	Program    string
+	Privileged bool
 }
 
 // Spawn is not supported outside Linux.

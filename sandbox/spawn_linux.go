@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -89,13 +91,26 @@ type Spec struct {
 	Config any
 	// Stderr is the child's standard error; nil shares the parent's.
 	Stderr *os.File
+	// Program is the absolute path of the binary to execute, for a child
+	// that cannot be the running binary (one linked with cgo for a C
+	// library); empty re-executes the running binary (/proc/self/exe).
+	// The program must call [Inherit] like any child.
+	Program string
+	// Privileged starts a child that keeps the parent's credentials and
+	// capabilities and enters no sandbox (a login daemon's session
+	// process, which must stay root to start commands as the user). Its
+	// Policy must be empty but for Role; [Inherited.Ready] then reports
+	// the child's credentials without applying anything. Such a child is
+	// trusted like the parent: never hand it to untrusted input.
+	Privileged bool
 }
 
 // setup is the first message on a child's control channel.
 type setup struct {
-	Policy  Policy          `json:"policy"`
-	Degrade []string        `json:"degrade,omitempty"`
-	Config  json.RawMessage `json:"config,omitempty"`
+	Policy     Policy          `json:"policy"`
+	Privileged bool            `json:"privileged,omitempty"`
+	Degrade    []string        `json:"degrade,omitempty"`
+	Config     json.RawMessage `json:"config,omitempty"`
 }
 
 // Spawn re-executes the running binary (/proc/self/exe) as s.Role, with a
@@ -108,8 +123,15 @@ type setup struct {
 func Spawn(s Spec) (*Child, error) {
 	p := s.Policy
 	role := s.Role
-	if err := p.Validate(); err != nil {
+	if s.Privileged {
+		if !reflect.DeepEqual(p, Policy{Role: p.Role}) {
+			return nil, fmt.Errorf("sandbox: privileged child %s with a policy", role)
+		}
+	} else if err := p.Validate(); err != nil {
 		return nil, err
+	}
+	if s.Program != "" && !filepath.IsAbs(s.Program) {
+		return nil, fmt.Errorf("sandbox: program %q of %s is not an absolute path", s.Program, role)
 	}
 	if role == "" || strings.ContainsAny(role, ",: =") {
 		return nil, fmt.Errorf("sandbox: bad role name %q", role)
@@ -117,7 +139,7 @@ func Spawn(s Spec) (*Child, error) {
 	if _, err := ParseLayers(strings.Join(s.Degrade, ",")); err != nil {
 		return nil, err
 	}
-	su := setup{Policy: p, Degrade: s.Degrade}
+	su := setup{Policy: p, Privileged: s.Privileged, Degrade: s.Degrade}
 	if s.Config != nil {
 		cj, err := json.Marshal(s.Config)
 		if err != nil {
@@ -169,9 +191,13 @@ func Spawn(s Spec) (*Child, error) {
 		},
 	}
 	keep, _ := CapMask(p.Caps)
-	c := &Child{Role: role, Ctl: ctl, path: "/proc/self/exe", argv: []string{os.Args[0] + "-" + role}, attr: attr, done: make(chan struct{})}
+	keep |= setupCaps
+	if s.Privileged {
+		keep = ^uint64(0)
+	}
+	c := &Child{Role: role, Ctl: ctl, path: cmp.Or(s.Program, "/proc/self/exe"), argv: []string{os.Args[0] + "-" + role}, attr: attr, done: make(chan struct{})}
 	started := make(chan error, 1)
-	go c.parent(keep|setupCaps, started)
+	go c.parent(keep, started)
 	if err := <-started; err != nil {
 		ctl.Close()
 		return nil, fmt.Errorf("sandbox: spawn %s: %w", role, err)
@@ -272,8 +298,11 @@ type Inherited struct {
 	ParentPID int
 	// Degrade is the parent's list of layers this child may miss.
 	Degrade []string
-	config  json.RawMessage
-	files   map[string]*os.File
+	// Privileged says the parent started this child with
+	// [Spec.Privileged]: it enters no sandbox.
+	Privileged bool
+	config     json.RawMessage
+	files      map[string]*os.File
 }
 
 // IsChild reports whether this process was started by Spawn, and as which
@@ -323,7 +352,7 @@ func Inherit() (*Inherited, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.Policy, in.Degrade, in.config = su.Policy, su.Degrade, su.Config
+	in.Policy, in.Degrade, in.Privileged, in.config = su.Policy, su.Degrade, su.Privileged, su.Config
 	ignoreGroupSignals()
 	return in, nil
 }
@@ -356,19 +385,52 @@ func (in *Inherited) Config(v any) error {
 // only what it uses. o.Degrade is ignored: only the parent says what may
 // be missing.
 func (in *Inherited) Enter(o Options) (*Report, error) {
-	for name, f := range in.files {
-		f.Close()
-		delete(in.files, name)
+	if in.Privileged {
+		return nil, fmt.Errorf("sandbox: %s is a privileged child and has no policy to enter", in.Role)
 	}
+	in.closeUntaken()
 	o.ParentPID = in.ParentPID
 	o.Degrade = in.Degrade
 	return Enter(in.Policy, o)
 }
 
+// closeUntaken closes the descriptors the child did not take.
+func (in *Inherited) closeUntaken() {
+	for name, f := range in.files {
+		f.Close()
+		delete(in.files, name)
+	}
+}
+
+// privilegedReport is a privileged child's ready report: what the kernel
+// says of its credentials, with no layer applied.
+func privilegedReport(role string) (*Report, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	st, err := ParseStatus(b)
+	if err != nil {
+		return nil, err
+	}
+	abi, _ := LandlockABI()
+	return &Report{Role: role, Status: st, ThreadsChecked: 1, LandlockABI: abi}, nil
+}
+
 // Ready enters the sandbox (as [Inherited.Enter]) and sends the parent the
 // ready notice carrying the report. The parent's [Group] waits for it.
+//
+// A privileged child ([Spec.Privileged]) enters nothing: its notice
+// reports its credentials and capabilities as the kernel shows them.
 func (in *Inherited) Ready(o Options) (*Report, error) {
-	rep, err := in.Enter(o)
+	var rep *Report
+	var err error
+	if in.Privileged {
+		in.closeUntaken()
+		rep, err = privilegedReport(in.Role)
+	} else {
+		rep, err = in.Enter(o)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +477,11 @@ func parseSetup(b []byte) (setup, error) {
 	if err := decodeStrict(b, &su); err != nil {
 		return setup{}, fmt.Errorf("sandbox: decoding setup: %w", err)
 	}
-	if err := su.Policy.Validate(); err != nil {
+	if su.Privileged {
+		if !reflect.DeepEqual(su.Policy, Policy{Role: su.Policy.Role}) {
+			return setup{}, errors.New("sandbox: setup: a privileged child with a policy")
+		}
+	} else if err := su.Policy.Validate(); err != nil {
 		return setup{}, err
 	}
 	// Each entry exactly one layer, once: what ParseLayers produces.
