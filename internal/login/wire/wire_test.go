@@ -109,7 +109,7 @@ func TestConversation(t *testing.T) {
 	good := []step{
 		{Server, Msg{Type: TypeText, Text: "hi"}, true},
 		{Client, Msg{Type: TypeCommand, Text: "id"}, false}, // not yet authenticated
-		{Client, Msg{Type: TypeReply}, false},                // no prompt out
+		{Client, Msg{Type: TypeReply}, false},               // no prompt out
 		{Server, Msg{Type: TypePrompt, Echo: true, Text: "Username: "}, true},
 		{Server, Msg{Type: TypePrompt, Text: "again"}, false}, // one prompt at a time
 		{Client, Msg{Type: TypeReply, Data: []byte("alice")}, true},
