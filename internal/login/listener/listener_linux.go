@@ -515,7 +515,8 @@ func (s *Server) event(ev sandbox.Event) {
 	if c == nil {
 		// Not registered yet: wait for the connections being started.
 		s.starting.Lock()
-		s.starting.Unlock() //nolint:staticcheck // a barrier, not a critical section
+		//lint:ignore SA2001 a barrier: it waits for the spawns in flight
+		s.starting.Unlock()
 		if c = s.lookup(ev.Member); c == nil {
 			return
 		}
