@@ -27,6 +27,11 @@ const netThreads = 32
 // runtime of a test binary could not map its first heap arena.
 const netData = roleData
 
+// netMemory is what a [net] may map once in its sandbox
+// (Policy.MemoryGrowth): its connection needs a few megabytes; the Go
+// runtime reserves heap arenas 64 MiB at a time.
+const netMemory = 192 << 20
+
 // NetloginNet is the policy of netlogind's [net], the one process that
 // reads what a client sends: a uid of its own, an empty chroot, no
 // capability, no filesystem or network right in Landlock, and nothing in
@@ -42,7 +47,9 @@ func NetloginNet(uid uint32, emptyDir string) sandbox.Policy {
 		Group:   id,
 		Chroot:  emptyDir,
 		Rlimits: append(sandbox.BaseRlimits(netThreads, 32, 0), sandbox.Rlimit{Resource: "DATA", Max: netData}),
-		Umask:   0o077,
-		Seccomp: sandbox.RuntimeBase(),
+		// The bound that holds: what it maps after start-up.
+		MemoryGrowth: netMemory,
+		Umask:        0o077,
+		Seccomp:      sandbox.RuntimeBase(),
 	}
 }

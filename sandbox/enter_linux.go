@@ -180,7 +180,15 @@ func Enter(p Policy, o Options) (*Report, error) {
 	pdeath := getPdeathsig()
 
 	// 1. Resource limits (process-wide).
-	for _, r := range p.Rlimits {
+	rlimits := p.Rlimits
+	if p.MemoryGrowth != 0 {
+		size, err := addressSpace()
+		if err != nil {
+			return fail("rlimits", err)
+		}
+		rlimits = append(slices.Clip(rlimits), Rlimit{Resource: "AS", Max: size + p.MemoryGrowth})
+	}
+	for _, r := range rlimits {
 		lim := unix.Rlimit{Cur: r.Max, Max: r.Max}
 		if err := unix.Setrlimit(rlimitByName[r.Resource], &lim); err != nil {
 			return fail("rlimits", fmt.Errorf("RLIMIT_%s=%d: %w", r.Resource, r.Max, err))
@@ -362,6 +370,24 @@ func openStatusFiles() ([]*os.File, error) {
 		files = append(files, f)
 	}
 	return files, nil
+}
+
+// addressSpace is the process's mapped address space in bytes (the first
+// field of /proc/self/statm, in pages).
+func addressSpace() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("sandbox: /proc/self/statm: %q", b)
+	}
+	pages, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("sandbox: /proc/self/statm: %w", err)
+	}
+	return pages * uint64(os.Getpagesize()), nil
 }
 
 func preadStatus(f *os.File) (Status, error) {

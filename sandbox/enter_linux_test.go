@@ -71,10 +71,11 @@ func rootPolicy(t *testing.T) sandbox.Policy {
 	}
 	p := sandbox.Policy{
 		Role: "test", User: testUID, Group: testUID, Chroot: dir,
-		Caps:     []string{"CAP_NET_RAW"},
-		Rlimits:  sandbox.BaseRlimits(64, 64, 4096),
-		Umask:    0o077,
-		Landlock: sandbox.Landlock{RWDirs: []string{"/rw"}},
+		Caps:         []string{"CAP_NET_RAW"},
+		Rlimits:      sandbox.BaseRlimits(64, 64, 4096),
+		MemoryGrowth: 64 << 20,
+		Umask:        0o077,
+		Landlock:     sandbox.Landlock{RWDirs: []string{"/rw"}},
 	}
 	// The runtime base, the file calls of the controls and, deliberately
 	// generous: kill, setuid, capset, chroot, mount, bind and connect are
@@ -124,6 +125,7 @@ func TestEnterBattery(t *testing.T) {
 		"mount tmpfs":                                                  "EPERM",
 		"unshare(CLONE_NEWNS|CLONE_NEWUSER)":                           "killed by SIGSYS",
 		"chroot(\"..\")":                                               "EPERM",
+		"map 1 GiB of writable memory":                                 "ENOMEM",
 		"socket(AF_INET, SOCK_STREAM)":                                 "killed by SIGSYS",
 		"socket(AF_INET6, SOCK_DGRAM)":                                 "killed by SIGSYS",
 		"socket(AF_NETLINK, NETLINK_ROUTE)":                            "killed by SIGSYS",

@@ -31,6 +31,15 @@ type Policy struct {
 	Caps []string `json:"caps"`
 	// Rlimits are set before anything else.
 	Rlimits []Rlimit `json:"rlimits"`
+	// MemoryGrowth, when set, bounds how much memory the role can map
+	// once it entered the sandbox: Enter sets RLIMIT_AS to the address
+	// space the process holds at that point (the Go runtime reserves
+	// about 1.2 GB of it at start-up, nearly all without access) plus
+	// MemoryGrowth. Every later mapping counts against it, where
+	// RLIMIT_DATA misses some of the runtime's (see the DATA limits of
+	// the roles that use it). A role that reaches it dies of the
+	// runtime's "out of memory". At least 16 MiB; not with an AS rlimit.
+	MemoryGrowth uint64 `json:"memory_growth,omitempty"`
 	// Umask is the file mode creation mask.
 	Umask uint32 `json:"umask"`
 	// Landlock restricts filesystem and network access and scopes IPC.
@@ -180,6 +189,9 @@ func (p *Policy) Validate() error {
 			return bad("rlimit %s listed twice", r.Resource)
 		}
 		seen[r.Resource] = true
+	}
+	if p.MemoryGrowth != 0 && (p.MemoryGrowth < 16<<20 || seen["AS"]) {
+		return bad("memory_growth %d: at least 16 MiB, and no AS rlimit besides", p.MemoryGrowth)
 	}
 	if p.Umask > 0o777 {
 		return bad("umask %#o out of range", p.Umask)

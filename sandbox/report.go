@@ -81,6 +81,9 @@ func (r PolicyReport) WriteText(w io.Writer) {
 		}
 		limits = append(limits, fmt.Sprintf("%s=%d", l.Resource, l.Max))
 	}
+	if p.MemoryGrowth != 0 {
+		limits = append(limits, fmt.Sprintf("AS=start+%d", p.MemoryGrowth))
+	}
 	fmt.Fprintf(w, "  rlimits: %s\n", strings.Join(limits, " "))
 
 	ll := p.Landlock

@@ -333,6 +333,15 @@ func Battery() []Action {
 		{Name: "chroot(\"..\")", Do: func(any) error {
 			return unix.Chroot("..")
 		}},
+		{Name: "map 1 GiB of writable memory", Do: func(any) error {
+			// Refused by RLIMIT_DATA or the AS limit of
+			// Policy.MemoryGrowth: a role's memory is bounded.
+			b, err := unix.Mmap(-1, 0, 1<<30, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+			if err == nil {
+				unix.Munmap(b)
+			}
+			return err
+		}},
 		{Name: "socket(AF_INET, SOCK_STREAM)", Do: func(any) error {
 			return closeFD(unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0))
 		}},
