@@ -24,12 +24,15 @@ import (
 	"github.com/ndhc-go/ndhc/internal/login/netrole"
 	"github.com/ndhc-go/ndhc/internal/login/wire"
 	"github.com/ndhc-go/ndhc/sandbox"
+	"github.com/ndhc-go/ndhc/sandbox/probe"
 )
 
 func TestMain(m *testing.M) {
 	if role, ok := sandbox.IsChild(); ok {
 		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 		switch role {
+		case probe.Role:
+			probe.Child(listener.AuditActions())
 		case "net":
 			netrole.Main(log)
 		case "session":
@@ -507,3 +510,25 @@ var logLevel = func() slog.Level {
 	}
 	return slog.LevelWarn
 }()
+
+// TestAudit proves [net]'s policy with the framework's probes: the
+// battery and the rows of one connection against another.
+func TestAudit(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, err := probe.RunAudit([]probe.Subject{listener.AuditSubject(62950, dir)}, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Pass {
+		var b strings.Builder
+		a.WriteText(&b)
+		t.Fatalf("audit failed:\n%s", b.String())
+	}
+	if n := len(a.Roles[0].Results); n != len(listener.AuditActions()) {
+		t.Errorf("%d results, want %d", n, len(listener.AuditActions()))
+	}
+}
