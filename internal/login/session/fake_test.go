@@ -264,18 +264,31 @@ type transcript struct {
 // when they run out) until Auth.
 func (p *peer) login(answers ...string) transcript {
 	p.t.Helper()
+	return p.loginFunc(func(m wire.Msg) string {
+		p.t.Helper()
+		if len(answers) == 0 {
+			p.t.Fatalf("unexpected prompt %q", m.Text)
+		}
+		a := answers[0]
+		answers = answers[1:]
+		return a
+	})
+}
+
+// loginFunc answers each prompt with answer's result until Auth.
+func (p *peer) loginFunc(answer func(prompt wire.Msg) string) transcript {
+	p.t.Helper()
 	var tr transcript
 	for {
 		m := p.read()
 		tr.msgs = append(tr.msgs, m)
 		switch m.Type {
 		case wire.TypePrompt:
-			if len(answers) == 0 {
-				p.t.Fatalf("unexpected prompt %q", m.Text)
-			}
-			p.send(wire.Msg{Type: wire.TypeReply, Data: []byte(answers[0])})
-			answers = answers[1:]
+			a := answer(m)
+			// Taken before the write: the server counts from when it
+			// read the answer, which cannot be earlier.
 			tr.answered = time.Now()
+			p.send(wire.Msg{Type: wire.TypeReply, Data: []byte(a)})
 		case wire.TypeAuth:
 			tr.auth, tr.authAt = m, time.Now()
 			return tr

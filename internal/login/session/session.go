@@ -337,23 +337,23 @@ func (s *server) authenticate() (Authenticator, error) {
 	}
 	// Each step: a conversation failure of our own (the client, [net] or
 	// the deadline) outranks what PAM made of it.
-	step := func(what string, err error) error {
+	step := func(err error) error {
 		if s.abort != nil {
 			return s.abort
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrAuthFailed, what, err)
+			return fmt.Errorf("%w: %v", ErrAuthFailed, err)
 		}
 		return nil
 	}
-	if err := step("pam_authenticate", a.Authenticate()); err != nil {
+	if err := step(a.Authenticate()); err != nil {
 		return a, err
 	}
 	err = a.AcctMgmt()
 	if s.abort == nil && errors.Is(err, ErrNewAuthtokReqd) {
-		err = step("pam_chauthtok", a.ChangeExpiredAuthTok())
+		err = a.ChangeExpiredAuthTok()
 	}
-	return a, step("pam_acct_mgmt", err)
+	return a, step(err)
 }
 
 // refuse ends a login that did not reach the command loop, answering as
