@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -55,7 +54,11 @@ func setPassword(t *testing.T, name, pw string) {
 func buildSession(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "netlogind-session")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/ndhc-go/ndhc/cmd/netlogind-session")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH to build netlogind-session")
+	}
+	cmd := exec.Command(gobin, "build", "-o", bin, "github.com/ndhc-go/ndhc/cmd/netlogind-session")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building netlogind-session: %v: %s", err, out)
@@ -164,6 +167,16 @@ func TestIntegrationPAM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	t.Run("refuses to run on its own", func(t *testing.T) {
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("run without Spawn: %v, want exit status 1", err)
+		}
+	})
 
 	t.Run("login and commands", func(t *testing.T) {
 		s := spawnSession(t, bin, cfg)
