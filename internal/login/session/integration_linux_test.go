@@ -5,92 +5,21 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ndhc-go/ndhc/internal/login/logintest"
 	"github.com/ndhc-go/ndhc/internal/login/wire"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
 // The integration test runs the real binary (cgo, libpam, pam_unix) as a
 // privileged child started by sandbox.Spawn, against a throwaway user.
-
-var userSeq atomic.Int32
-
-// throwawayUser creates a user with password pw and no home directory,
-// removed when the test ends.
-func throwawayUser(t *testing.T, pw string) string {
-	t.Helper()
-	name := fmt.Sprintf("nlt%d%d", os.Getpid(), userSeq.Add(1))
-	if out, err := exec.Command("useradd", "-M", "-N", "-s", "/bin/sh", name).CombinedOutput(); err != nil {
-		t.Fatalf("useradd: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v: %s", name, err, out)
-		}
-	})
-	setPassword(t, name, pw)
-	return name
-}
-
-func setPassword(t *testing.T, name, pw string) {
-	t.Helper()
-	cmd := exec.Command("chpasswd")
-	cmd.Stdin = strings.NewReader(name + ":" + pw + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chpasswd: %v: %s", err, out)
-	}
-}
-
-// buildSession builds cmd/netlogind-session with cgo.
-func buildSession(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "netlogind-session")
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command on PATH to build netlogind-session")
-	}
-	cmd := exec.Command(gobin, "build", "-o", bin, "github.com/ndhc-go/ndhc/cmd/netlogind-session")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building netlogind-session: %v: %s", err, out)
-	}
-	return bin
-}
-
-// pamConfDir writes the test's PAM service: pam_unix for every stack, and
-// pam_env setting a variable that must reach commands and one that must
-// not.
-func pamConfDir(t *testing.T, service string) string {
-	t.Helper()
-	dir := t.TempDir()
-	envfile := filepath.Join(dir, "environment")
-	conffile := filepath.Join(dir, "pam_env.conf")
-	stack := fmt.Sprintf(`auth     required pam_unix.so nodelay
-account  required pam_unix.so
-password required pam_unix.so sha512
-session  required pam_env.so readenv=1 user_readenv=0 envfile=%s conffile=%s
-session  required pam_unix.so
-`, envfile, conffile)
-	for path, text := range map[string]string{
-		filepath.Join(dir, service): stack,
-		envfile:                     "LD_PRELOAD=/nonexistent.so\nFOO=bar\nPATH=/evil\n",
-		conffile:                    "",
-	} {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // session is one run of the binary, with the test as [net].
 type sessionProc struct {
@@ -158,11 +87,11 @@ func TestIntegrationPAM(t *testing.T) {
 	if _, err := exec.LookPath("useradd"); err != nil {
 		t.Skip("useradd not installed")
 	}
-	bin := buildSession(t)
+	bin := logintest.Build(t, t.TempDir(), "github.com/ndhc-go/ndhc/cmd/netlogind-session", true)
 	const service = "nltest"
 	const pw1, pw2 = "Nl-first-Pw-81723", "Nl-second-Pw-90412"
-	cfg := Config{Service: service, PAMConfDir: pamConfDir(t, service), Peer: "192.0.2.7", FailDelay: Duration(time.Second), AuthDeadline: Duration(30 * time.Second)}
-	name := throwawayUser(t, pw1)
+	cfg := Config{Service: service, PAMConfDir: logintest.PAMConfDir(t, service), Peer: "192.0.2.7", FailDelay: Duration(time.Second), AuthDeadline: Duration(30 * time.Second)}
+	name := logintest.ThrowawayUser(t, pw1)
 	uid, err := LookupAccount(name)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +187,7 @@ func TestIntegrationPAM(t *testing.T) {
 		if out, err := exec.Command("chage", "-d", "0", name).CombinedOutput(); err != nil {
 			t.Fatalf("chage: %v: %s", err, out)
 		}
-		defer setPassword(t, name, pw1)
+		defer logintest.SetPassword(t, name, pw1)
 		s := spawnSession(t, bin, cfg)
 		var prompts []string
 		tr := s.p.loginFunc(func(m wire.Msg) string {
