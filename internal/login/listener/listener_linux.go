@@ -45,9 +45,9 @@ type Config struct {
 	Chain [][]byte
 	// SessionProgram is the netlogind-session binary.
 	SessionProgram string
-	// Session is [session]'s configuration (its JSON form, passed as is;
-	// Peer is filled in per connection by the field named by PeerField).
-	Session func(peer string) any
+	// Session returns [session]'s configuration for a client at rhost
+	// (a TCP client's address, empty for a local one).
+	Session func(rhost string) any
 	// NetUIDs is the range of uids for [net] processes, one per
 	// connection; it bounds the concurrent connections too.
 	NetUIDFirst, NetUIDLast uint32
@@ -362,6 +362,16 @@ func sourceOf(c net.Conn) string {
 	return "local"
 }
 
+// rhost is what [session] gives PAM as PAM_RHOST: a TCP client's
+// address, nothing for a local client.
+func rhost(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap().String()
+	}
+	return ""
+}
+
 // admit applies the limits to a new connection from src and, when it
 // passes, reserves a [net] uid for it.
 func (s *Server) admit(src string) (uint32, uint64, bool) {
@@ -479,7 +489,7 @@ func (s *Server) spawn(c *conn, nc net.Conn) error {
 		Program:    s.cfg.SessionProgram,
 		Privileged: true,
 		Files:      []sandbox.File{{Name: "net", File: sessEnd}},
-		Config:     s.cfg.Session(c.src),
+		Config:     s.cfg.Session(rhost(nc)),
 	}
 	// An event of theirs may come before they are registered below:
 	// event() then waits on starting.
