@@ -20,8 +20,12 @@ DESTDIR   ?=
 
 all: build
 
+# netlogind-session links libpam (cgo, libpam0g-dev): the one binary that
+# is not static, and the one process that is not sandboxed (it stays root
+# to start commands as the user; DESIGN.md, netlogind).
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ndhc ./cmd/ifchd ./cmd/netlogind ./cmd/netlogin
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/netlogind-session
 	$(GO) build -trimpath -o $(BIN)/ndhc-demo ./tools/demo
 	$(GO) build -trimpath -o $(BIN)/labbench ./tools/labbench
 
@@ -79,6 +83,8 @@ lint:
 	$(GO) vet -tags containment ./internal/containment/ ./internal/roles/
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags containment ./internal/containment/ ./internal/roles/
+	CGO_ENABLED=1 $(GO) vet ./internal/login/... ./cmd/netlogind-session/
+	CGO_ENABLED=1 $(STATICCHECK) ./internal/login/... ./cmd/netlogind-session/
 
 # The binaries, the role users and the state directory: what `ndhc -i eth0`
 # needs on a fresh system.

@@ -28,11 +28,17 @@ type listed struct {
 // dependencies) with their full dependency lists.
 func goList(t *testing.T, patterns ...string) map[string]listed {
 	t.Helper()
+	return goListEnv(t, "CGO_ENABLED=0", patterns...)
+}
+
+// goListEnv is goList with cgo set by cgoEnv ("CGO_ENABLED=0" or "=1").
+func goListEnv(t *testing.T, cgoEnv string, patterns ...string) map[string]listed {
+	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go command to list the import graph")
 	}
 	cmd := exec.Command("go", append([]string{"list", "-json=ImportPath,Dir,GoFiles,Deps"}, patterns...)...)
-	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOOS=linux", cgoEnv)
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
 	if err != nil {
@@ -80,6 +86,36 @@ func TestEngineGraph(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNetloginGraphs: netlogind's [net] reads every byte a client sends,
+// so its package reaches nothing that runs programs, PAM or the listener's
+// powers; and the netlogind binary (listener and [net]) is never linked
+// with libpam, even where cgo is on: only netlogind-session is.
+func TestNetloginGraphs(t *testing.T) {
+	check := func(pkgs map[string]listed, path string, forbidden ...string) {
+		t.Helper()
+		p, ok := pkgs[module+path]
+		if !ok {
+			t.Fatalf("%s not listed", path)
+		}
+		for _, d := range p.Deps {
+			for _, f := range forbidden {
+				if d == f || strings.HasPrefix(d, f+"/") {
+					t.Errorf("%s depends on %s", path, d)
+				}
+			}
+		}
+	}
+	check(goList(t, "./internal/login/netrole"), "internal/login/netrole",
+		"os/exec", "runtime/cgo", "github.com/msteinert/pam",
+		module+"internal/login/pam", module+"internal/login/session",
+		module+"internal/login/listener", module+"internal/login/hostkey", module+"policies")
+	// With cgo on, package net links runtime/cgo for its resolver; the
+	// Makefile builds both static. What must never come in is libpam.
+	withCgo := goListEnv(t, "CGO_ENABLED=1", "./cmd/netlogind", "./cmd/netlogin")
+	check(withCgo, "cmd/netlogind", "github.com/msteinert/pam", module+"internal/login/pam")
+	check(withCgo, "cmd/netlogin", "os/exec", "github.com/msteinert/pam", module+"internal/login/pam", module+"sandbox")
 }
 
 // TestCodecPure: dhcp and dhcp/client make no system call outside their
