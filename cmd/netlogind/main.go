@@ -92,6 +92,7 @@ type options struct {
 	idleTimeout                time.Duration
 	degrade                    string
 	logLevel                   string
+	eventFD                    int
 }
 
 func (o *options) flags(fs *flag.FlagSet) {
@@ -115,6 +116,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 0, "longest silence of an authenticated client between commands (0: none)")
 	fs.StringVar(&o.degrade, "degrade", "", "sandbox `layers` [net] may start without (landlock,seccomp); default none")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&o.eventFD, "event-fd", -1, "write a JSON record of each connection event to open descriptor `N` (a pipe or socket)")
 }
 
 func daemon(args []string, stderr io.Writer) int {
@@ -214,6 +216,17 @@ func (o *options) config() (listener.Config, error) {
 			return listener.Config{}, err
 		}
 		cfg.Key, cfg.Chain = key, chain.DER
+	}
+	if o.eventFD >= 0 {
+		if o.eventFD < 3 {
+			return listener.Config{}, fmt.Errorf("-event-fd %d: want an inherited descriptor, 3 or above", o.eventFD)
+		}
+		f := os.NewFile(uintptr(o.eventFD), "event-fd")
+		if _, err := f.Stat(); err != nil {
+			return listener.Config{}, fmt.Errorf("-event-fd %d: %w", o.eventFD, err)
+		}
+		syscall.CloseOnExec(o.eventFD)
+		cfg.Events = f
 	}
 	if o.listen == "" && o.unixPath == "" {
 		return listener.Config{}, errors.New("nothing to listen on: give -listen, -unix or both")

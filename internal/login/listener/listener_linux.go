@@ -12,6 +12,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -69,6 +70,9 @@ type Config struct {
 	// Degrade is the operator's list of sandbox layers [net] may miss.
 	Degrade []string
 	Log     *slog.Logger
+	// Events, when set, receives a Record for each thing that happens to
+	// a connection.
+	Events io.Writer
 }
 
 // Defaults fills what c leaves zero.
@@ -143,6 +147,7 @@ type Server struct {
 
 	listeners []net.Listener
 	wg        sync.WaitGroup
+	events    *recorder
 }
 
 // source is what the listener keeps about one client address.
@@ -172,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, conns: map[*sandbox.Member]*conn{}, uids: map[uint32]bool{}, sources: map[string]*source{}}
+	s := &Server{cfg: cfg, conns: map[*sandbox.Member]*conn{}, uids: map[uint32]bool{}, sources: map[string]*source{}, events: &recorder{w: cfg.Events}}
 	if err := s.prepare(); err != nil {
 		s.close()
 		return nil, err
@@ -336,9 +341,11 @@ func (s *Server) accept(l net.Listener) {
 			continue
 		}
 		src := sourceOf(c)
-		uid, id, ok := s.admit(src)
-		if !ok {
+		uid, id, why := s.admit(src)
+		if why != "" {
 			c.Close()
+			s.cfg.Log.Debug("refused", "source", src, "limit", why)
+			s.events.emit(Record{Event: EventRefused, Source: src, Limit: why})
 			continue
 		}
 		go s.start(c, src, uid, id)
@@ -373,12 +380,12 @@ func rhost(c net.Conn) string {
 }
 
 // admit applies the limits to a new connection from src and, when it
-// passes, reserves a [net] uid for it.
-func (s *Server) admit(src string) (uint32, uint64, bool) {
+// passes, reserves a [net] uid for it; otherwise it names the limit.
+func (s *Server) admit(src string) (uid uint32, id uint64, refused string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
-		return 0, 0, false
+		return 0, 0, "stopping"
 	}
 	so := s.sources[src]
 	if so == nil {
@@ -399,20 +406,19 @@ func (s *Server) admit(src string) (uint32, uint64, bool) {
 	case s.unauth >= s.cfg.MaxUnauth:
 		why = "unauthenticated"
 	}
-	if why != "" {
-		s.cfg.Log.Debug("refused", "source", src, "limit", why)
-		return 0, 0, false
-	}
 	uid, ok := s.freeUID()
-	if !ok {
-		return 0, 0, false
+	if why == "" && !ok {
+		why = "uids"
+	}
+	if why != "" {
+		return 0, 0, why
 	}
 	s.uids[uid] = true
 	so.open++
 	s.total++
 	s.unauth++
 	s.nextID++
-	return uid, s.nextID, true
+	return uid, s.nextID, ""
 }
 
 // pruneSources forgets sources with no connection whose limiter is full.
@@ -459,6 +465,8 @@ func (s *Server) start(nc net.Conn, src string, uid uint32, id uint64) {
 		return
 	}
 	s.cfg.Log.Info("connection", "conn", id, "source", src, "net_uid", uid, "net_pid", c.net.Pid(), "session_pid", c.session.Pid())
+	s.events.emit(Record{Event: EventConnection, Conn: id, Source: src,
+		Net: &Proc{Pid: c.net.Pid(), Report: c.net.Report}, Session: &Proc{Pid: c.session.Pid(), Report: c.session.Report}})
 }
 
 func (s *Server) spawn(c *conn, nc net.Conn) error {
@@ -586,6 +594,7 @@ func (s *Server) authenticated(c *conn, msg []byte) {
 	s.mu.Unlock()
 	c.deadline.Stop()
 	s.cfg.Log.Info("authenticated", "conn", c.id, "user", c.user, "source", c.src)
+	s.events.emit(Record{Event: EventAuthenticated, Conn: c.id, Source: c.src, User: c.user})
 }
 
 // exited notes one process's end; the other follows within seconds (it
@@ -616,6 +625,8 @@ func (s *Server) exited(c *conn, ev sandbox.Event) {
 	s.mu.Unlock()
 	s.release(c)
 	s.cfg.Log.Info("connection closed", "conn", c.id, "user", c.user)
+	s.events.emit(Record{Event: EventClosed, Conn: c.id, Source: c.src, User: c.user,
+		NetExit: sandbox.DescribeExit(c.net.Err()), SessionExit: sandbox.DescribeExit(c.session.Err())})
 }
 
 // output relays a child's log line into the listener's log.

@@ -1,6 +1,7 @@
 package listener_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,6 +128,7 @@ func requireRoot(t *testing.T) {
 
 type testServer struct {
 	*listener.Server
+	events *syncBuffer
 	ns     *logintest.NetNS
 	cert   *x509.Certificate
 	tcp    string
@@ -180,10 +184,12 @@ func startServer(t *testing.T, tune func(*listener.Config)) *testServer {
 		AuthTimeout: 3 * time.Second,
 		Log:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
 	}
+	events := &syncBuffer{}
+	cfg.Events = events
 	if tune != nil {
 		tune(&cfg)
 	}
-	ts := &testServer{ns: ns, cert: cert, unix: cfg.Unix, done: make(chan error, 1)}
+	ts := &testServer{ns: ns, cert: cert, unix: cfg.Unix, done: make(chan error, 1), events: events}
 	if err := ns.Do(func() error {
 		var err error
 		ts.Server, err = listener.New(cfg)
@@ -363,6 +369,13 @@ func TestLoginTLS(t *testing.T) {
 	if root, err := os.Readlink("/proc/" + itoa(ci.NetPID) + "/root"); err != nil || !strings.HasSuffix(root, "/run/empty") {
 		t.Errorf("[net] root %q (%v), want the empty directory", root, err)
 	}
+	recs := ts.events.records(t, listener.EventConnection)
+	if len(recs) != 1 || recs[0].Net.Pid != ci.NetPID || recs[0].Net.Report.Status.Uid[0] != ci.NetUID || recs[0].Session.Pid != ci.SessionPID {
+		t.Errorf("connection records %+v, want one naming [net] %d (uid %d) and [session] %d", recs, ci.NetPID, ci.NetUID, ci.SessionPID)
+	}
+	if recs := ts.events.records(t, listener.EventAuthenticated); len(recs) != 1 || recs[0].User != "alice" {
+		t.Errorf("authenticated records %+v", recs)
+	}
 	if ci.SessionReport.Status.Uid[0] != 0 {
 		t.Errorf("[session] uid %v, want root", ci.SessionReport.Status.Uid)
 	}
@@ -480,6 +493,9 @@ func TestUnauthenticatedCap(t *testing.T) {
 	if n, err := refused.Read(make([]byte, 1)); err == nil {
 		t.Errorf("a third unauthenticated connection was served (%d bytes)", n)
 	}
+	if recs := ts.events.records(t, listener.EventRefused); len(recs) != 1 || recs[0].Limit != "unauthenticated" {
+		t.Errorf("refused records %+v, want one for the unauthenticated limit", recs)
+	}
 	if au := a.login("alice", "pw"); au.Status != uint16(wire.AuthOK) {
 		t.Fatal(au)
 	}
@@ -531,4 +547,35 @@ func TestAudit(t *testing.T) {
 	if n := len(a.Roles[0].Results); n != len(listener.AuditActions()) {
 		t.Errorf("%d results, want %d", n, len(listener.AuditActions()))
 	}
+}
+
+// syncBuffer collects the listener's event stream.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// records decodes the stream so far and returns the records of one kind.
+func (b *syncBuffer) records(t *testing.T, kind string) []listener.Record {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []listener.Record
+	dec := json.NewDecoder(bytes.NewReader(b.b.Bytes()))
+	for dec.More() {
+		var r listener.Record
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("event stream: %v", err)
+		}
+		if r.Event == kind {
+			out = append(out, r)
+		}
+	}
+	return out
 }
