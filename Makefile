@@ -16,7 +16,7 @@ export CGO_ENABLED = 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build test fuzz fuzz-totals bench demo lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak
+.PHONY: all build test fuzz fuzz-totals bench demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak
 
 all: build
 
@@ -25,9 +25,13 @@ all: build
 # to start commands as the user; DESIGN.md, netlogind).
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ndhc ./cmd/ifchd ./cmd/netlogind ./cmd/netlogin
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/netlogind-session
+	@if [ -f /usr/include/security/pam_appl.h ] && command -v gcc >/dev/null; then \
+		echo "CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/netlogind-session"; \
+		CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/netlogind-session; \
+	else echo "build: netlogind-session skipped: it needs gcc and libpam0g-dev (make demo-login installs them)"; fi
 	$(GO) build -trimpath -o $(BIN)/ndhc-demo ./tools/demo
 	$(GO) build -trimpath -o $(BIN)/labbench ./tools/labbench
+	$(GO) build -trimpath -o $(BIN)/logindemo ./tools/logindemo
 
 # Unit tests, every fuzz target's seed corpus, and (as root) the sandbox,
 # audit and network-namespace integration tests.
@@ -124,6 +128,17 @@ audit: build install-users
 
 demo: build install-users
 	./scripts/demo.sh
+
+# netlogind in a network namespace of its own: a throwaway user logs in
+# over TLS 1.3 and runs a command, then a table of every process of the
+# connection (uid, capabilities, no_new_privs, seccomp, Landlock). Needs
+# root, gcc and libpam0g-dev (installed here if missing).
+demo-login:
+	@if [ ! -f /usr/include/security/pam_appl.h ] || ! command -v gcc >/dev/null; then \
+		echo "== installing gcc and libpam0g-dev (netlogind-session links libpam)"; \
+		apt-get install -y -qq --no-install-recommends gcc libc6-dev libpam0g-dev >/dev/null; fi
+	$(MAKE) build
+	$(BIN)/logindemo -bin $(BIN)
 
 clean:
 	rm -rf $(BIN)
