@@ -71,7 +71,9 @@ func attacks() []attack {
 	var as []attack
 	// Files.
 	as = append(as,
-		attack{name: AttackCreateTmp, do: func(e *env) Record { return openRec(e, "/tmp/netlogind-containment", unix.O_CREAT|unix.O_WRONLY|unix.O_EXCL) }},
+		attack{name: AttackCreateTmp, do: func(e *env) Record {
+			return openRec(e, "/tmp/netlogind-containment", unix.O_CREAT|unix.O_WRONLY|unix.O_EXCL)
+		}},
 		attack{name: "open the host key file (/etc/netlogind/host.key)", do: func(e *env) Record { return openRec(e, "/etc/netlogind/host.key", unix.O_RDONLY) }},
 		attack{name: "open the listener's memory (/proc/<listener>/mem)", do: func(e *env) Record {
 			return openRec(e, fmt.Sprintf("/proc/%d/mem", e.parent), unix.O_RDONLY)
@@ -323,6 +325,9 @@ func signTwice(e *env) Record {
 	if first.Outcome != GotThrough {
 		return Record{Outcome: Error, Observed: "the first, well-formed request was not signed: " + first.Observed}
 	}
+	// Written now: the listener's expected answer to the second request
+	// kills [net] before it could say more.
+	e.emit(Record{Attack: e.cur, Outcome: Step, Observed: "first request signed (the one signature per connection)"})
 	in[len(in)-1] ^= 1
 	r := signRec(e, in, "")
 	r.Observed = "first request signed (the one per connection); second: " + r.Observed

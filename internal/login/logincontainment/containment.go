@@ -21,7 +21,9 @@ import (
 
 // EnvDir, in the daemon's environment, names the harness's directory:
 // SelectFile there holds the selection for the next connection, and
-// RecordsFile receives every [net]'s records. Unset, [net] gets neither,
+// RecordsFile, a FIFO the harness holds open for reading, receives every
+// [net]'s records: a pipe, because [net]'s RLIMIT_FSIZE is 0 and a write
+// to a regular file would fail with EFBIG. Unset, [net] gets neither,
 // runs no attack that ends it, and writes its records on its standard
 // error (which the listener relays into its log).
 const (
@@ -56,6 +58,9 @@ const (
 	// the client sends one byte (the harness traces Tid first, to see
 	// how it ends).
 	Armed = "armed"
+	// Step: a step of a selected attack on its way (what came before the
+	// part that ends [net]).
+	Step = "step"
 	// Error: the battery could not make the attack at all.
 	Error = "error"
 )
@@ -245,12 +250,15 @@ func (e *env) arm() bool {
 
 func (e *env) emit(r Record) {
 	r.Containment, r.Role, r.Pid = 1, "net", os.Getpid()
+	if len(r.Observed) > 2048 {
+		r.Observed = r.Observed[:2048] + "..."
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return
 	}
-	// One write a record: the file is opened for appending and shared by
-	// every [net], so records do not interleave.
+	// One write a record, shorter than PIPE_BUF: the FIFO is shared by
+	// every [net], and such writes do not interleave.
 	e.out.Write(append(b, '\n'))
 }
 
