@@ -85,8 +85,10 @@ lint:
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./...
 	$(GO) vet -tags containment ./internal/containment/ ./internal/roles/
+	$(GO) vet -tags containment ./internal/login/logincontainment/ ./internal/login/netrole/ ./internal/login/listener/
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags containment ./internal/containment/ ./internal/roles/
+	$(STATICCHECK) -tags containment ./internal/login/logincontainment/ ./internal/login/netrole/ ./internal/login/listener/
 	CGO_ENABLED=1 $(GO) vet ./internal/login/... ./cmd/netlogind-session/
 	CGO_ENABLED=1 $(STATICCHECK) ./internal/login/... ./cmd/netlogind-session/
 
@@ -148,3 +150,4 @@ clean:
 # lab; a table of role, attack, expected, outcome, layer. Needs root.
 containment:
 	$(GO) test -tags containment -count=1 -timeout 20m -run TestContainment ./internal/containment/ -v
+	$(GO) test -tags containment -count=1 -timeout 10m -run TestContainment ./internal/login/logincontainment/ -v

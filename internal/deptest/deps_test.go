@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,12 +166,15 @@ func TestSandboxRunsNothing(t *testing.T) {
 	}
 }
 
-// TestReleaseHasNoContainment: the containment test build's attack
-// battery (internal/containment, build tag containment) never reaches a
-// release binary: without the tag, ndhc's graph does not hold it.
+// TestReleaseHasNoContainment: the containment test builds' attack
+// batteries (internal/containment for ndhc, internal/login/logincontainment
+// for netlogind's [net], build tag containment) never reach a release
+// binary: without the tag, no daemon's graph holds either.
 func TestReleaseHasNoContainment(t *testing.T) {
-	pkgs := goList(t, "./cmd/ndhc", "./cmd/ifchd")
-	for _, name := range []string{"github.com/ndhc-go/ndhc/cmd/ndhc", "github.com/ndhc-go/ndhc/cmd/ifchd"} {
+	batteries := []string{module + "internal/containment", module + "internal/login/logincontainment"}
+	bins := []string{module + "cmd/ndhc", module + "cmd/ifchd", module + "cmd/netlogind"}
+	pkgs := goList(t, "./cmd/ndhc", "./cmd/ifchd", "./cmd/netlogind")
+	for _, name := range bins {
 		p, ok := pkgs[name]
 		if !ok {
 			t.Fatalf("go list did not list %s", name)
@@ -179,9 +183,16 @@ func TestReleaseHasNoContainment(t *testing.T) {
 			t.Fatalf("%s: empty dependency list", name)
 		}
 		for _, d := range p.Deps {
-			if d == module+"internal/containment" {
+			if slices.Contains(batteries, d) {
 				t.Errorf("%s imports %s in a build without the containment tag", name, d)
 			}
 		}
+	}
+	// The control: with the tag, netlogind does hold its battery, so the
+	// check above looks for the right path. (goListEnv's variable is
+	// only appended to the environment; GOFLAGS serves as well as cgo's.)
+	tagged := goListEnv(t, "GOFLAGS=-tags=containment", "./cmd/netlogind")
+	if !slices.Contains(tagged[module+"cmd/netlogind"].Deps, module+"internal/login/logincontainment") {
+		t.Errorf("the containment build of cmd/netlogind does not hold internal/login/logincontainment")
 	}
 }

@@ -488,7 +488,7 @@ func (s *Server) spawn(c *conn, nc net.Conn) error {
 	netSpec := sandbox.Spec{
 		Role:   "net",
 		Policy: policies.NetloginNet(c.uid, s.empty),
-		Files:  []sandbox.File{{Name: "client", File: cf}, {Name: "session", File: netEnd}},
+		Files:  append([]sandbox.File{{Name: "client", File: cf}, {Name: "session", File: netEnd}}, containmentFiles()...),
 		Config: ncfg,
 	}
 	sessSpec := sandbox.Spec{

@@ -42,10 +42,12 @@ func Main(log *slog.Logger) {
 		log.Error("session channel", "err", err)
 		os.Exit(ExitSetup)
 	}
+	battery := containmentStart(in)
 	if _, err := in.Ready(sandbox.Options{Log: log}); err != nil {
 		log.Error("sandbox", "err", err)
 		os.Exit(ExitSetup)
 	}
+	battery(client, session, in.Ctl)
 	// The control channel carries the signing request and its answer;
 	// once the handshake is done (at once without TLS), its end-of-file
 	// means the listener is gone.
