@@ -16,7 +16,7 @@ export CGO_ENABLED = 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build test fuzz fuzz-totals bench demo lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak
+.PHONY: all build test fuzz fuzz-totals bench demo lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak bench-login
 
 all: build
 
@@ -74,6 +74,16 @@ fuzz-totals:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./dhcp/ ./fuzz/
 	@if [ "$$(id -u)" = 0 ]; then $(BIN)/labbench --ndhc $(BIN)/ndhc; else echo "labbench skipped: needs root for its network namespaces"; fi
+
+# netlogind against OpenSSH's sshd (needs root, openssh-server and sshpass):
+# login latency next to the fork+exec baseline, and PSS per connection,
+# authenticated and not, in a network namespace of the tool's own with a
+# throwaway user, all removed at the end. Fewer or more:
+# make bench-login LOGINBENCH_FLAGS='-logins 60 -conns 20'
+LOGINBENCH_FLAGS ?=
+bench-login: build
+	$(GO) build -trimpath -o $(BIN)/loginbench ./tools/loginbench
+	$(BIN)/loginbench -bin $(BIN) $(LOGINBENCH_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
