@@ -472,7 +472,7 @@ func (b *bench) start(cmd *exec.Cmd) error {
 	return nil
 }
 
-// wait waits for a command start started.
+// wait waits for a command that start started, and forgets its pid.
 func (b *bench) wait(cmd *exec.Cmd) error {
 	err := cmd.Wait()
 	b.startedMu.Lock()
