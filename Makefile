@@ -16,7 +16,7 @@ export CGO_ENABLED = 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build test fuzz fuzz-totals bench demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak
+.PHONY: all build test fuzz fuzz-totals bench bench-login demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak
 
 all: build
 
@@ -78,6 +78,22 @@ fuzz-totals:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./dhcp/ ./fuzz/
 	@if [ "$$(id -u)" = 0 ]; then $(BIN)/labbench --ndhc $(BIN)/ndhc; else echo "labbench skipped: needs root for its network namespaces"; fi
+
+# netlogind against OpenSSH's sshd (needs root, openssh-server and sshpass):
+# login latency next to the fork+exec baseline, and PSS per connection,
+# authenticated and not, in a network namespace of the tool's own with a
+# throwaway user, all removed at the end. Fewer or more:
+# make bench-login LOGINBENCH_FLAGS='-logins 60 -conns 20'
+LOGINBENCH_FLAGS ?=
+bench-login: build
+	@if [ ! -x /usr/sbin/sshd ] || ! command -v sshpass >/dev/null; then \
+		echo "== installing openssh-server and sshpass (their service is not started)"; \
+		created=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; created=1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server sshpass >/dev/null; \
+		if command -v systemctl >/dev/null; then systemctl disable --now ssh >/dev/null 2>&1 || true; fi; \
+		if [ -n "$$created" ]; then rm -f /usr/sbin/policy-rc.d; fi; fi
+	$(GO) build -trimpath -o $(BIN)/loginbench ./tools/loginbench
+	$(BIN)/loginbench -bin $(BIN) $(LOGINBENCH_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
