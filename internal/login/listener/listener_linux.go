@@ -164,6 +164,7 @@ type conn struct {
 	net      *sandbox.Member
 	session  *sandbox.Member
 	authed   bool
+	tls      bool // a TCP client: [net] may ask for its one signature
 	signed   bool
 	exited   int
 	deadline *time.Timer
@@ -481,6 +482,7 @@ func (s *Server) spawn(c *conn, nc net.Conn) error {
 	}
 	netEnd, sessEnd := os.NewFile(uintptr(fds[0]), "session"), os.NewFile(uintptr(fds[1]), "net")
 	_, isTCP := nc.RemoteAddr().(*net.TCPAddr)
+	c.tls = isTCP
 	ncfg := netrole.Config{TLS: isTCP, AuthSeconds: int(s.cfg.AuthTimeout / time.Second), IdleSeconds: int(s.cfg.IdleTimeout / time.Second)}
 	if isTCP {
 		ncfg.CertChain = s.cfg.Chain
@@ -555,10 +557,10 @@ func (s *Server) lookup(m *sandbox.Member) *conn {
 	return s.conns[m]
 }
 
-// sign answers [net]'s one signing request, checked byte for byte; any
-// other message from [net] ends the connection.
+// sign answers [net]'s one signing request, checked byte for byte, for a
+// TLS connection only; any other message from [net] ends the connection.
 func (s *Server) sign(c *conn, msg []byte) {
-	if c.signed || len(msg) < 1 || msg[0] != wire.SignRequest || s.cfg.Key == nil {
+	if !c.tls || c.signed || len(msg) < 1 || msg[0] != wire.SignRequest || s.cfg.Key == nil {
 		s.cfg.Log.Warn("unexpected message from [net]; ending the connection", "conn", c.id, "bytes", len(msg))
 		c.net.Kill()
 		c.session.Kill()

@@ -43,6 +43,7 @@ const (
 	AttackSignClient    = "ask the listener to sign a TLS 1.3 client CertificateVerify input"
 	AttackSignTwice     = "ask the listener to sign twice"
 	AttackCtlGarbage    = "send the listener a message that is not a signing request"
+	AttackSignPlain     = "ask the listener to sign on a plain (UNIX socket) connection"
 	AttackSessionJunk   = "write garbage to [session] (a frame of unknown type)"
 	AttackSessionCmd    = "send [session] a well-formed Command before authentication"
 	AttackReadUnhanded  = "read the host key through a descriptor it was not handed (pread of every open descriptor)"
@@ -144,6 +145,11 @@ func attacks() []attack {
 		}},
 		attack{name: AttackSignTwice, separate: true, tls: true, do: signTwice},
 		attack{name: AttackCtlGarbage, separate: true, do: func(e *env) Record { return signRec(e, nil, "hello, listener") }},
+		// A well-formed input: a connection without TLS has no handshake
+		// to sign, so the listener refuses it whatever it holds.
+		attack{name: AttackSignPlain, separate: true, do: func(e *env) Record {
+			return signRec(e, append(append([]byte(nil), wire.SignContext...), bytes.Repeat([]byte{0x5a}, 32)...), "")
+		}},
 		attack{name: AttackSessionJunk, separate: true, do: func(e *env) Record {
 			return toSession(e, []byte{0, 0, 0, 5, 0xee, 0xde, 0xad, 0xbe, 0xef})
 		}},
