@@ -299,3 +299,59 @@ func TestTLS(t *testing.T) {
 		t.Errorf("wrong fingerprint: a prompt came through: %q", r.stderr)
 	}
 }
+
+// TestInheritedDescriptorsClosed: a descriptor the daemon's parent left
+// open without close-on-exec reaches neither [net] nor [session].
+func TestInheritedDescriptorsClosed(t *testing.T) {
+	requireRoot(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	bins := buildAll(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s")
+	// The pipe's write end as fd 9, without close-on-exec, through a
+	// shell that leaves it open for netlogind.
+	cmd := exec.Command("/bin/sh", "-c", `exec "$@" 9>&3`, "sh", filepath.Join(bins, "netlogind"),
+		"-unix", sock, "-run-dir", filepath.Join(dir, "run"), "-net-uids", "62790-62799", "-log-level", "error")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var c net.Conn
+	for range 200 {
+		if c, err = net.Dial("unix", sock); err == nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if c == nil {
+		t.Fatalf("netlogind not answering: %v", err)
+	}
+	defer c.Close()
+	c.Read(make([]byte, 64)) // the greeting: both processes are up
+	target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", w.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kids := children(cmd.Process.Pid)
+	if len(kids) != 2 {
+		t.Fatalf("%d children, want [net] and [session]", len(kids))
+	}
+	for _, pid := range append(kids, cmd.Process.Pid) {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); l == target {
+				t.Errorf("process %d holds the parent's pipe as fd %s", pid, e.Name())
+			}
+		}
+	}
+}

@@ -134,6 +134,16 @@ func daemon(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netlogind: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
+	// What the shell or service manager left open (without close-on-exec)
+	// would reach every [net] and [session] through exec: close it first.
+	var keep []int
+	if o.eventFD >= 3 {
+		keep = append(keep, o.eventFD)
+	}
+	if err := sandbox.CloseInherited(keep...); err != nil {
+		fmt.Fprintln(stderr, "netlogind:", err)
+		return exitFailure
+	}
 	cfg, err := o.config()
 	if err != nil {
 		fmt.Fprintln(stderr, "netlogind:", err)
