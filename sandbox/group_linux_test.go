@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
@@ -42,15 +44,35 @@ func toyChild(role string) {
 	if role == "toy-broken" {
 		os.Exit(12) // dies before its ready notice
 	}
+	if role == "toy-fds" {
+		// Taken, so that Ready keeps it open.
+		if _, err := in.File("named"); err != nil {
+			os.Exit(16)
+		}
+	}
 	if _, err := in.Ready(sandbox.Options{Log: log}); err != nil {
 		log.Error("ready", "err", err)
 		os.Exit(13)
 	}
 	switch role {
+	case "toy-fds":
+		// Its descriptors as the kernel lists them, after the sandbox.
+		var fds []string
+		for fd := range 64 {
+			var st syscall.Stat_t
+			if syscall.Fstat(fd, &st) == nil {
+				fds = append(fds, fmt.Sprintf("%d:%d", fd, st.Ino))
+			}
+		}
+		sandbox.Send(in.Ctl, []byte(strings.Join(fds, " ")))
+		os.Exit(0)
 	case "toy-privileged":
 		// Not sandboxed: it may do what its policy-less parent may.
 		pgid, err := syscall.Getpgid(0)
 		sandbox.Send(in.Ctl, []byte(fmt.Sprintf("pgid=%d err=%v files=%d", pgid, err, len(in.Policy.Seccomp))))
+		// Stays until the parent closes the channel, so the test can
+		// look at it.
+		sandbox.RecvUpTo(in.Ctl, 1)
 		os.Exit(0)
 	case "toy-worker":
 		sandbox.Send(in.Ctl, []byte(cfg.Greeting+" degrade="+strings.Join(in.Degrade, ",")))
@@ -382,5 +404,44 @@ func TestGroupPrivilegedProgram(t *testing.T) {
 		if _, err := sandbox.Spawn(bad); err == nil {
 			t.Errorf("Spawn with %s: no error", name)
 		}
+	}
+}
+
+// TestGroupChildHoldsNamedDescriptorsOnly: a descriptor the parent holds
+// without close-on-exec (as if its own parent had left it open) does not
+// reach a child, which keeps its named ones.
+func TestGroupChildHoldsNamedDescriptorsOnly(t *testing.T) {
+	requireRoot(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if _, err := unix.FcntlInt(w.Fd(), unix.F_SETFD, 0); err != nil {
+		t.Fatal(err)
+	}
+	named, err := os.CreateTemp(t.TempDir(), "named")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaked, kept syscall.Stat_t
+	syscall.Fstat(int(w.Fd()), &leaked)
+	syscall.Fstat(int(named.Fd()), &kept)
+	g := sandbox.NewGroup(sandbox.GroupOptions{})
+	defer g.Close()
+	spec := toySpec(t, "toy-fds", toyConfig{})
+	spec.Policy.Seccomp = sandbox.With(spec.Policy.Seccomp, sandbox.Allow("fstat", "the test lists its descriptors"))
+	spec.Files = []sandbox.File{{Name: "named", File: named}}
+	if _, err := g.Start(sandbox.ExitExpected, spec); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, g)
+	got := " " + string(ev.Msg) + " "
+	if strings.Contains(got, fmt.Sprintf(":%d ", leaked.Ino)) {
+		t.Errorf("the child holds the parent's unnamed descriptor (inode %d): %s", leaked.Ino, got)
+	}
+	if !strings.Contains(got, fmt.Sprintf(":%d ", kept.Ino)) {
+		t.Errorf("the child lost its named descriptor (inode %d): %s", kept.Ino, got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
@@ -327,6 +328,12 @@ func Inherit() (*Inherited, error) {
 	in := &Inherited{Role: role, ParentPID: ppid, files: map[string]*os.File{}}
 	fds, err := parseFDs(os.Getenv(envFDs))
 	if err != nil {
+		return nil, err
+	}
+	// Anything else that survived the exec came from further up (what the
+	// parent itself inherited without close-on-exec): a child holds its
+	// named descriptors and nothing else, whoever its parent is.
+	if err := CloseInherited(slices.Collect(maps.Values(fds))...); err != nil {
 		return nil, err
 	}
 	for name, fd := range fds {
