@@ -40,6 +40,7 @@ import (
 
 	"github.com/ndhc-go/ndhc/internal/login/pam"
 	"github.com/ndhc-go/ndhc/internal/login/session"
+	"github.com/ndhc-go/ndhc/internal/login/wire"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
@@ -128,7 +129,7 @@ func run(log *slog.Logger) int {
 		AuthDeadline: time.Duration(cfg.AuthDeadline),
 		FailDelay:    time.Duration(cfg.FailDelay),
 		OnAuth: func(user string) error {
-			return sandbox.Send(in.Ctl, append([]byte{'A'}, user...))
+			return sandbox.Send(in.Ctl, wire.AppendAuthNotice(nil, user))
 		},
 		Log: log,
 	})

@@ -567,23 +567,23 @@ func (s *Server) sign(c *conn, msg []byte) {
 		return
 	}
 	c.signed = true
-	in := msg[1:]
-	if err := wire.CheckSignInput(in); err != nil {
+	in, err := wire.ParseSignRequest(msg)
+	if err != nil {
 		s.cfg.Log.Warn("refused to sign; ending the connection", "conn", c.id, "err", err)
 		c.net.Send([]byte{wire.SignRefused})
 		c.net.Kill()
 		c.session.Kill()
 		return
 	}
-	sig := ed25519.Sign(s.cfg.Key, in)
-	if err := c.net.Send(append([]byte{wire.SignAnswer}, sig...)); err != nil {
+	if err := c.net.Send(wire.AppendSignAnswer(nil, ed25519.Sign(s.cfg.Key, in))); err != nil {
 		c.net.Kill()
 	}
 }
 
-// authenticated takes [session]'s notice: 'A' and the user name.
+// authenticated takes [session]'s notice (wire.ParseAuthNotice).
 func (s *Server) authenticated(c *conn, msg []byte) {
-	if c.authed || len(msg) < 2 || msg[0] != 'A' || wire.ValidUser(string(msg[1:])) != nil {
+	user, err := wire.ParseAuthNotice(msg)
+	if c.authed || err != nil {
 		s.cfg.Log.Error("unexpected message from [session]; ending the connection", "conn", c.id, "bytes", len(msg))
 		c.net.Kill()
 		c.session.Kill()
@@ -591,7 +591,7 @@ func (s *Server) authenticated(c *conn, msg []byte) {
 	}
 	s.mu.Lock()
 	c.authed = true
-	c.user = string(msg[1:])
+	c.user = user
 	s.unauth--
 	s.mu.Unlock()
 	c.deadline.Stop()

@@ -54,7 +54,7 @@ func Main(log *slog.Logger) {
 	var watch sync.Once
 	watchParent := func() { watch.Do(func() { in.ExitWithParent(log) }) }
 	sign := func(msg []byte) ([]byte, error) {
-		if err := sandbox.Send(in.Ctl, append([]byte{wire.SignRequest}, msg...)); err != nil {
+		if err := sandbox.Send(in.Ctl, wire.AppendSignRequest(nil, msg)); err != nil {
 			return nil, err
 		}
 		b, err := sandbox.RecvUpTo(in.Ctl, 1+64)

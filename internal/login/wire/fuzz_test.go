@@ -53,3 +53,31 @@ func FuzzFrame(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIPC feeds arbitrary bytes to the decoders of the control-channel
+// messages (the signing request and answer, the authentication notice):
+// whatever one accepts must re-encode to the same bytes.
+func FuzzIPC(f *testing.F) {
+	in := append(append([]byte(nil), SignContext...), make([]byte, 32)...)
+	f.Add(AppendSignRequest(nil, in))
+	f.Add(AppendSignAnswer(nil, make([]byte, 64)))
+	f.Add(AppendAuthNotice(nil, "alice"))
+	f.Add([]byte{SignRefused})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if msg, err := ParseSignRequest(b); err == nil {
+			if CheckSignInput(msg) != nil || !bytes.Equal(AppendSignRequest(nil, msg), b) {
+				t.Fatalf("sign request %x does not round-trip", b)
+			}
+		}
+		if sig, err := ParseSignAnswer(b); err == nil {
+			if !bytes.Equal(AppendSignAnswer(nil, sig), b) {
+				t.Fatalf("sign answer %x does not round-trip", b)
+			}
+		}
+		if user, err := ParseAuthNotice(b); err == nil {
+			if ValidUser(user) != nil || !bytes.Equal(AppendAuthNotice(nil, user), b) {
+				t.Fatalf("notice %x does not round-trip", b)
+			}
+		}
+	})
+}

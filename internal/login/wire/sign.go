@@ -45,6 +45,24 @@ func CheckSignInput(msg []byte) error {
 	return fmt.Errorf("%w: signing input of %d bytes", ErrFrame, len(msg))
 }
 
+// AppendSignRequest appends the request for a signature over msg.
+func AppendSignRequest(b, msg []byte) []byte { return append(append(b, SignRequest), msg...) }
+
+// ParseSignRequest decodes [net]'s request and checks its input, which
+// it returns (aliasing b).
+func ParseSignRequest(b []byte) ([]byte, error) {
+	if len(b) == 0 || b[0] != SignRequest {
+		return nil, fmt.Errorf("%w: not a signing request", ErrFrame)
+	}
+	if err := CheckSignInput(b[1:]); err != nil {
+		return nil, err
+	}
+	return b[1:], nil
+}
+
+// AppendSignAnswer appends the listener's answer carrying sig.
+func AppendSignAnswer(b, sig []byte) []byte { return append(append(b, SignAnswer), sig...) }
+
 // ParseSignAnswer decodes the listener's answer.
 func ParseSignAnswer(b []byte) ([]byte, error) {
 	switch {
@@ -54,4 +72,25 @@ func ParseSignAnswer(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("wire: the listener refused to sign")
 	}
 	return nil, fmt.Errorf("%w: signing answer of %d bytes", ErrFrame, len(b))
+}
+
+// The authentication notice: [session] tells the listener, on its control
+// channel, that the user logged in: the tag AuthNotice and the user name.
+// The listener trusts [session] (root, its own binary) but checks the
+// form anyway.
+const AuthNotice = 'A'
+
+// AppendAuthNotice appends the notice for user.
+func AppendAuthNotice(b []byte, user string) []byte { return append(append(b, AuthNotice), user...) }
+
+// ParseAuthNotice decodes a notice and returns the user name.
+func ParseAuthNotice(b []byte) (string, error) {
+	if len(b) < 2 || b[0] != AuthNotice {
+		return "", fmt.Errorf("%w: not an authentication notice", ErrFrame)
+	}
+	user := string(b[1:])
+	if err := ValidUser(user); err != nil {
+		return "", err
+	}
+	return user, nil
 }

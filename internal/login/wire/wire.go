@@ -1,6 +1,9 @@
 // Package wire is netlogind's protocol: the messages between the client
 // (netlogin) and the [net] process, and between [net] and [session], in one
-// sealed binary form, plus the signing request [net] sends the listener.
+// sealed binary form, plus the two control-channel messages the listener
+// reads: [net]'s signing request (sign.go) and [session]'s authentication
+// notice. FuzzFrame and FuzzIPC check that every decoder accepts only what
+// its encoder writes.
 //
 // # Framing
 //
