@@ -11,9 +11,9 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/ndhc-go/ndhc/internal/containment/kit"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
@@ -113,8 +113,7 @@ func Supervisor(p sandbox.Policy) {
 // env is what an attack works with.
 type env struct {
 	role    string
-	prog    []bpf.Instruction
-	arch    uint32
+	filter  *kit.Filter
 	sel     string // the attack this run may end the role with
 	cur     string // the attack being made
 	ifindex int
@@ -130,13 +129,12 @@ func run(role string, p sandbox.Policy, sel string, ifindex int, ends map[string
 	if r, a, ok := strings.Cut(sel, "/"); ok && r == role {
 		e.sel = a
 	}
-	prog, _, err := sandbox.CompileSeccomp(&p)
+	f, err := kit.NewFilter(&p)
 	if err != nil {
 		emit(Record{Role: role, Attack: "(battery)", Outcome: Error, Observed: err.Error(), End: true})
 		return
 	}
-	e.prog = prog
-	e.arch, _ = sandbox.AuditArch()
+	e.filter = f
 	for _, a := range attacks() {
 		if !a.applies(role) {
 			continue
@@ -172,33 +170,27 @@ func emit(r Record) {
 // the harness) — except for the attack selected for this run, which is
 // made whatever the filter says.
 func (e *env) sys(name string, args ...uint64) (r1 uintptr, errno unix.Errno, killed bool) {
-	nr, err := sandbox.SyscallNumber(name)
+	c, err := kit.Lookup(name, args...)
 	if err != nil {
 		return 0, unix.ENOSYS, false
 	}
-	var a [6]uint64
-	copy(a[:], args)
-	e.lastNr, e.lastArgs = nr, a
-	v, err := sandbox.EvalSeccomp(e.prog, sandbox.SeccompData{Nr: int32(nr), Arch: e.arch, Args: a})
-	if err == nil && sandbox.SeccompAction(v) == sandbox.SeccompRetKillProcess && e.sel != e.cur {
+	e.lastNr, e.lastArgs = c.Nr, c.Args
+	if e.filter.Kills(c) && e.sel != e.cur {
 		return 0, 0, true
 	}
-	r1, _, errno = unix.Syscall6(uintptr(nr), uintptr(a[0]), uintptr(a[1]), uintptr(a[2]), uintptr(a[3]), uintptr(a[4]), uintptr(a[5]))
+	r1, errno = c.Make()
 	return r1, errno, false
 }
 
 // allowed says whether the role's filter lets the call through (so that a
 // dangerous call the filter allows is reported, not made).
 func (e *env) allowed(name string, args ...uint64) bool {
-	nr, err := sandbox.SyscallNumber(name)
+	c, err := kit.Lookup(name, args...)
 	if err != nil {
 		return false
 	}
-	var a [6]uint64
-	copy(a[:], args)
-	e.lastNr, e.lastArgs = nr, a
-	v, err := sandbox.EvalSeccomp(e.prog, sandbox.SeccompData{Nr: int32(nr), Arch: e.arch, Args: a})
-	return err == nil && sandbox.SeccompAction(v) != sandbox.SeccompRetKillProcess
+	e.lastNr, e.lastArgs = c.Nr, c.Args
+	return !e.filter.Kills(c)
 }
 
 func killed() Record {

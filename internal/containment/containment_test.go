@@ -10,20 +10,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/net/bpf"
-	"golang.org/x/sys/unix"
 
 	"github.com/ndhc-go/ndhc/internal/containment"
+	"github.com/ndhc-go/ndhc/internal/containment/kit"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"github.com/ndhc-go/ndhc/internal/roles"
@@ -155,65 +152,6 @@ func (r *run) stop() {
 	}
 }
 
-// liveFilter reads filter 0 of process pid with PTRACE_SECCOMP_GET_FILTER.
-// It seizes and interrupts one thread other than the leader (the filter is
-// the same on every thread: the sandbox installs it with TSYNC): the leader
-// of the supervisor is this test's own child, and os/exec's waiter would
-// take the leader's stop notification before this function saw it.
-func liveFilter(pid int) ([]bpf.Instruction, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	tid := pid
-	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); err == nil {
-		for _, e := range ents {
-			if n, err := strconv.Atoi(e.Name()); err == nil && n != pid {
-				tid = n
-				break
-			}
-		}
-	}
-	if err := unix.PtraceSeize(tid); err != nil {
-		return nil, fmt.Errorf("seize %d: %w", tid, err)
-	}
-	defer unix.PtraceDetach(tid)
-	if err := unix.PtraceInterrupt(tid); err != nil {
-		return nil, fmt.Errorf("interrupt %d: %w", tid, err)
-	}
-	// Bounded: a stop that never comes must not hang the harness.
-	stopped := false
-	for range 1000 {
-		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil)
-		if err != nil {
-			return nil, fmt.Errorf("wait %d: %w", tid, err)
-		}
-		if wpid == tid && ws.Stopped() {
-			stopped = true
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !stopped {
-		return nil, fmt.Errorf("thread %d of %d did not stop within 10 s of PTRACE_INTERRUPT", tid, pid)
-	}
-	pid = tid
-	const getFilter = 0x420c
-	n, _, e := unix.Syscall6(unix.SYS_PTRACE, getFilter, uintptr(pid), 0, 0, 0, 0)
-	if e != 0 {
-		return nil, fmt.Errorf("PTRACE_SECCOMP_GET_FILTER: %w", e)
-	}
-	raw := make([]bpf.RawInstruction, n)
-	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, getFilter, uintptr(pid), 0, uintptr(unsafe.Pointer(&raw[0])), 0, 0); e != 0 {
-		return nil, fmt.Errorf("PTRACE_SECCOMP_GET_FILTER: %w", e)
-	}
-	prog, ok := bpf.Disassemble(raw)
-	if !ok {
-		// Raw instructions the package cannot name still run in its VM.
-		_ = ok
-	}
-	return prog, nil
-}
-
 type row struct{ role, attack, expected, observed, layer, outcome string }
 
 // TestContainment runs the battery in every role of the real daemon in
@@ -275,7 +213,7 @@ func TestContainment(t *testing.T) {
 			t.Errorf("no ready record for %s", role)
 			continue
 		}
-		prog, err := liveFilter(pids[role])
+		prog, err := kit.LiveFilter(pids[role])
 		if err != nil {
 			t.Errorf("%s: live filter: %v", role, err)
 			continue

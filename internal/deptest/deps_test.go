@@ -171,7 +171,7 @@ func TestSandboxRunsNothing(t *testing.T) {
 // for netlogind's [net], build tag containment) never reach a release
 // binary: without the tag, no daemon's graph holds either.
 func TestReleaseHasNoContainment(t *testing.T) {
-	batteries := []string{module + "internal/containment", module + "internal/login/logincontainment"}
+	batteries := []string{module + "internal/containment", module + "internal/containment/kit", module + "internal/login/logincontainment"}
 	bins := []string{module + "cmd/ndhc", module + "cmd/ifchd", module + "cmd/netlogind"}
 	pkgs := goList(t, "./cmd/ndhc", "./cmd/ifchd", "./cmd/netlogind")
 	for _, name := range bins {

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ndhc-go/ndhc/internal/containment/kit"
 	"github.com/ndhc-go/ndhc/internal/login/wire"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
@@ -278,21 +279,9 @@ func passClient(e *env) Record {
 }
 
 func memoryBomb(e *env) Record {
-	const chunk, limit = 16 << 20, 2 << 30
-	var maps [][]byte
-	defer func() {
-		for _, m := range maps {
-			unix.Munmap(m)
-		}
-	}()
-	total := 0
-	for total < limit {
-		m, err := unix.Mmap(-1, 0, chunk, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-		if err != nil {
-			return Record{Outcome: Blocked, Observed: fmt.Sprintf("%v after %d MiB", err, total>>20), Layer: "rlimit (memory growth)"}
-		}
-		maps = append(maps, m)
-		total += chunk
+	total, err := kit.MapUntilRefused(16<<20, 2<<30)
+	if err != nil {
+		return Record{Outcome: Blocked, Observed: fmt.Sprintf("%v after %d MiB", err, total>>20), Layer: "rlimit (memory growth)"}
 	}
 	return Record{Outcome: GotThrough, Observed: fmt.Sprintf("%d MiB mapped writable (the battery's own cap)", total>>20)}
 }

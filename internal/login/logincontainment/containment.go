@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/ndhc-go/ndhc/internal/containment/kit"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
@@ -184,8 +184,7 @@ type env struct {
 	sel    Selection
 	cur    string // the attack being made
 	parent int    // the listener
-	prog   []bpf.Instruction
-	arch   uint32
+	filter *kit.Filter
 
 	client, session net.Conn
 	ctl             *net.UnixConn
@@ -206,13 +205,12 @@ func (e *env) run(p sandbox.Policy) {
 	defer runtime.UnlockOSThread()
 	sel := e.sel
 	e.emit(Record{Attack: "(start)", Outcome: Blocked, Observed: "battery started", Tid: unix.Gettid(), Selected: &sel})
-	prog, _, err := sandbox.CompileSeccomp(&p)
+	f, err := kit.NewFilter(&p)
 	if err != nil {
 		e.emit(Record{Attack: "(battery)", Outcome: Error, Observed: err.Error(), End: true})
 		return
 	}
-	e.prog = prog
-	e.arch, _ = sandbox.AuditArch()
+	e.filter = f
 	for _, a := range attacks() {
 		e.cur = a.name
 		var rec Record
@@ -262,41 +260,32 @@ func (e *env) emit(r Record) {
 	e.out.Write(append(b, '\n'))
 }
 
-// sys makes the named system call unless [net]'s own filter would kill it
-// for it, in which case it reports killed (the call is left for the
+// sys makes the named system call unless [net]'s own filter would kill
+// it for it, in which case it reports killed (the call is left for the
 // harness), except for the selected attack, which is made whatever the
 // filter says.
 func (e *env) sys(name string, args ...uint64) (r1 uintptr, errno unix.Errno, killed bool) {
-	nr, err := sandbox.SyscallNumber(name)
+	c, err := kit.Lookup(name, args...)
 	if err != nil {
 		return 0, unix.ENOSYS, false
 	}
-	var a [6]uint64
-	copy(a[:], args)
-	e.lastNr, e.lastArgs = nr, a
-	if !e.allowedNr(nr, a) && !e.selected() {
+	e.lastNr, e.lastArgs = c.Nr, c.Args
+	if e.filter.Kills(c) && !e.selected() {
 		return 0, 0, true
 	}
-	r1, _, errno = unix.Syscall6(uintptr(nr), uintptr(a[0]), uintptr(a[1]), uintptr(a[2]), uintptr(a[3]), uintptr(a[4]), uintptr(a[5]))
+	r1, errno = c.Make()
 	return r1, errno, false
 }
 
 // allowed says whether [net]'s filter lets the call through, so that a
 // dangerous call it allows is reported, not made.
 func (e *env) allowed(name string, args ...uint64) bool {
-	nr, err := sandbox.SyscallNumber(name)
+	c, err := kit.Lookup(name, args...)
 	if err != nil {
 		return false
 	}
-	var a [6]uint64
-	copy(a[:], args)
-	e.lastNr, e.lastArgs = nr, a
-	return e.allowedNr(nr, a)
-}
-
-func (e *env) allowedNr(nr int, a [6]uint64) bool {
-	v, err := sandbox.EvalSeccomp(e.prog, sandbox.SeccompData{Nr: int32(nr), Arch: e.arch, Args: a})
-	return err == nil && sandbox.SeccompAction(v) != sandbox.SeccompRetKillProcess
+	e.lastNr, e.lastArgs = c.Nr, c.Args
+	return !e.filter.Kills(c)
 }
 
 func killed() Record {

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/ndhc-go/ndhc/internal/containment/kit"
 	"github.com/ndhc-go/ndhc/internal/login/client"
 	"github.com/ndhc-go/ndhc/internal/login/hostkey"
 	lc "github.com/ndhc-go/ndhc/internal/login/logincontainment"
@@ -357,7 +358,7 @@ func TestContainment(t *testing.T) {
 		if _, ok := d.wait(t, 60*time.Second, func(r lc.Record) bool { return r.Pid == first.Pid && r.End }); !ok {
 			t.Fatalf("%s: the battery did not end: %+v\n%s", m.name, d.of(t, first.Pid), d.log.String())
 		}
-		prog, err := liveFilter(first.Pid)
+		prog, err := kit.LiveFilter(first.Pid)
 		if err != nil {
 			t.Errorf("%s: live filter of [net] %d: %v", m.name, first.Pid, err)
 		}
