@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ndhc-go/ndhc/internal/login/loginlab"
 )
 
 const (
@@ -232,20 +234,12 @@ func (b *bench) setup() error {
 		return err
 	}
 
-	b.ns = fmt.Sprintf("lbench-%d", os.Getpid())
-	if _, err := os.Stat(filepath.Join("/run/netns", b.ns)); err == nil {
-		return fmt.Errorf("network namespace %s exists already", b.ns)
-	}
-	if _, err := b.command("", "ip", "netns", "add", b.ns); err != nil {
+	ns, removeNS, err := loginlab.NamedNetNS()
+	if err != nil {
 		return err
 	}
-	b.later("delete network namespace "+b.ns, func() error {
-		_, err := b.cleanupCommand("ip", "netns", "del", b.ns)
-		return err
-	})
-	if _, err := b.command("", "ip", "-n", b.ns, "link", "set", "lo", "up"); err != nil {
-		return err
-	}
+	b.ns = ns
+	b.later("delete network namespace "+b.ns, removeNS)
 	if b.runner, err = enterNetNS(b.ns); err != nil {
 		return err
 	}
@@ -283,36 +277,16 @@ func (b *bench) setup() error {
 	return nil
 }
 
-// cleanupCommand is command for the undo steps: it must run even when
-// the run was interrupted and b.ctx is done.
-func (b *bench) cleanupCommand(argv ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.opts.timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
-	}
-	return string(out), nil
-}
-
 // createUser makes the throwaway user both servers log in: no home
 // directory, /bin/sh, a random password.
 func (b *bench) createUser() error {
-	b.user = fmt.Sprintf("lbench%d", os.Getpid())
-	if _, err := user.Lookup(b.user); err == nil {
-		return fmt.Errorf("user %s exists already", b.user)
-	}
 	b.password = "Lb-" + randomHex(12)
-	if _, err := b.command("", "useradd", "-M", "-N", "-s", "/bin/sh", b.user); err != nil {
+	name, remove, err := loginlab.CreateUser(b.password)
+	if err != nil {
 		return err
 	}
-	b.later("remove user "+b.user, func() error {
-		_, err := b.cleanupCommand("userdel", b.user)
-		return err
-	})
-	if _, err := b.command(b.user+":"+b.password+"\n", "chpasswd"); err != nil {
-		return err
-	}
+	b.user = name
+	b.later("remove user "+b.user, remove)
 	u, err := user.Lookup(b.user)
 	if err != nil {
 		return err
