@@ -262,6 +262,13 @@ func runMatrix(ctx context.Context, o *options, rows []*Row) (int, error) {
 			defer wg.Done()
 			for r := range jobs {
 				res := runRow(ctx, r, trees[r.Kernel], initrds[r.Kernel], logName(logs, r), o.timeout)
+				if !res.Passed() && !res.ReachedInit && ctx.Err() == nil {
+					// Nothing of ndhc ran: the kernel did not boot.
+					first := strings.Join(res.Failures, "; ")
+					logf("%s: the guest never reached init (%s); booting it once more", r.Name(), first)
+					res = runRow(ctx, r, trees[r.Kernel], initrds[r.Kernel], strings.TrimSuffix(logName(logs, r), ".log")+"-retry.log", o.timeout)
+					res.Retried = first
+				}
 				verdict := "PASS"
 				if !res.Passed() {
 					verdict = "FAIL"
@@ -297,6 +304,11 @@ func runMatrix(ctx context.Context, o *options, rows []*Row) (int, error) {
 		printFailure(o.stdout, res)
 	}
 	printTable(o.stdout, rows, results)
+	for _, r := range rows {
+		if res := results[r]; res != nil && res.Retried != "" {
+			fmt.Fprintf(o.stdout, "retried %s: its first boot never reached init (%s)\n", r.Name(), res.Retried)
+		}
+	}
 	fmt.Fprintf(o.stdout, "\n%d rows in %s\nkernels: %d passed, %d failed\n", len(rows), time.Since(start).Round(time.Second), len(rows)-failed, failed)
 	if keepLogs || o.keep {
 		fmt.Fprintf(o.stdout, "console logs: %s\n", logs)

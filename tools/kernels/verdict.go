@@ -51,6 +51,15 @@ type outcome struct {
 	Log       string   // console log path
 	Elapsed   time.Duration
 	TimedOut  bool
+	// ReachedInit says the guest printed at least one marker: its kernel
+	// booted and ran the initramfs's init. A row whose guest never did
+	// failed before anything of ndhc ran (a kernel that panics at boot
+	// under an overloaded TCG host, such as "IO-APIC + timer doesn't
+	// work") and is booted once more.
+	ReachedInit bool
+	// Retried names the first attempt's failure when the row was booted
+	// twice.
+	Retried string
 }
 
 func (o *outcome) fail(format string, args ...any) {
