@@ -23,10 +23,10 @@ import (
 // 6 s, the renewal at T1 30 s after binding.
 const (
 	guestAuditTimeout = 150 // seconds per ndhc audit
-	guestBindWait     = 60 // seconds from starting ndhc to a bound lease
-	guestRenewWait    = 50 // seconds from binding to the first renewal
-	guestStopWait     = 10 // seconds from SIGTERM to SIGKILL (init.sh)
-	guestBootBudget   = 60 // seconds for boot, modules, veth, udhcpd and the report
+	guestBindWait     = 60  // seconds from starting ndhc to a bound lease
+	guestRenewWait    = 50  // seconds from binding to the first renewal
+	guestStopWait     = 10  // seconds from SIGTERM to SIGKILL (init.sh)
+	guestBootBudget   = 60  // seconds for boot, modules, veth, udhcpd and the report
 
 	defaultTimeout = 10 * time.Minute
 )
