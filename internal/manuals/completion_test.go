@@ -123,6 +123,18 @@ func TestZshCompletion(t *testing.T) {
 			}
 		}
 	}
+	// The role names are ndhc policy -h's.
+	roleLine := regexp.MustCompile(`ROLE is one of ([a-z, ]+)\.`).FindStringSubmatch(help(t, "ndhc", "policy", "-h"))
+	zshRoles := regexp.MustCompile(`(?m)^roles=\(([a-z ]+)\)$`).FindStringSubmatch(readFile(t, "contrib/completion/_ndhc"))
+	if roleLine == nil || zshRoles == nil {
+		t.Fatalf("no role list: ndhc policy -h %q, _ndhc %q", roleLine, zshRoles)
+	}
+	want, got := strings.Split(roleLine[1], ", "), strings.Fields(zshRoles[1])
+	sort.Strings(want)
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("zsh _ndhc roles %q, ndhc policy -h says %q", got, want)
+	}
 	zsh, err := exec.LookPath("zsh")
 	if err != nil {
 		t.Skip("zsh is not installed: syntax not checked (apt-get install zsh)")
@@ -130,6 +142,74 @@ func TestZshCompletion(t *testing.T) {
 	for _, f := range []string{"_ndhc", "_netlogin"} {
 		if out, err := exec.Command(zsh, "-n", filepath.Join(root, "contrib/completion", f)).CombinedOutput(); err != nil {
 			t.Errorf("zsh -n %s: %v\n%s", f, err, out)
+		}
+	}
+}
+
+// zshOffers runs a zsh completion function as compinit would (its file's
+// body as a function, with service, words and CURRENT set), with
+// _arguments and _describe replaced by stubs that print what they were
+// given. It returns the stub called and its specs: for _arguments each
+// option spec, for _describe each "name:description".
+func zshOffers(t *testing.T, zsh, file, service string, words ...string) (string, []string) {
+	t.Helper()
+	const script = `file=$1 service=$2; shift 2
+words=("$@"); CURRENT=$#; PREFIX=${words[CURRENT]}
+_arguments() { print -rl -- _arguments "$@" }
+_describe() { print -rl -- _describe "${(@P)4}" }
+eval "_f() { $(<$file) }"
+_f`
+	args := append([]string{"-f", "-c", script, "zsh", filepath.Join(root, "contrib/completion", file), service}, words...)
+	out, err := exec.Command(zsh, args...).Output()
+	if err != nil {
+		t.Fatalf("zsh %s %q: %v", file, words, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[0], lines[1:]
+}
+
+// zshSpec matches an _arguments spec for a flag: an optional exclusion
+// list and star, one or two dashes, the name, then [ or =.
+var zshSpec = regexp.MustCompile(`^(?:\([^)]*\))?\*?--?([A-Za-z0-9][A-Za-z0-9-]*)[\[=]`)
+
+// TestZshCompletesEveryFlag runs each zsh completion in every command
+// context and checks it offers the subcommands, and every flag -h lists
+// in that context.
+func TestZshCompletesEveryFlag(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("zsh is not installed (apt-get install zsh)")
+	}
+	files := map[string]string{"ndhc": "_ndhc", "ifchd": "_ndhc", "netlogind": "_netlogin", "netlogin": "_netlogin"}
+	for _, c := range commands(t) {
+		if len(c.subs) > 0 {
+			stub, specs := zshOffers(t, zsh, files[c.name], c.name, c.name, "")
+			var names []string
+			for _, s := range specs {
+				name, _, _ := strings.Cut(s, ":")
+				names = append(names, name)
+			}
+			if stub != "_describe" || !slices.Equal(names, c.subs) {
+				t.Errorf("zsh %s: %s offers %s %q, want the subcommands %q", files[c.name], c.name, stub, names, c.subs)
+			}
+		}
+		for _, args := range c.helps {
+			words := append([]string{c.name}, args[:len(args)-1]...)
+			if c.name == "ndhc" && words[1] == "-i" {
+				words = words[:1]
+			}
+			stub, specs := zshOffers(t, zsh, files[c.name], c.name, append(words, "-")...)
+			offered := map[string]bool{}
+			for _, s := range specs {
+				if m := zshSpec.FindStringSubmatch(s); m != nil {
+					offered[m[1]] = true
+				}
+			}
+			for _, f := range flags(t, help(t, c.name, args...)) {
+				if stub != "_arguments" || !offered[f] {
+					t.Errorf("zsh %s: %s offers no -%s (%s %q)", files[c.name], strings.Join(append(words, "-"), " "), f, stub, specs)
+				}
+			}
 		}
 	}
 }
