@@ -10,17 +10,20 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 export DEBIAN_FRONTEND=noninteractive
 
-created=
+# A policy-rc.d of our own (removed on exit, whatever happens) keeps
+# package services from starting; another one is left alone.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d
-	created=1
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-if ! apt-get install -y -qq --no-install-recommends mandoc zsh >/dev/null; then
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends mandoc zsh >/dev/null
+apt_install() {
+	apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >/dev/null
+}
+if ! command -v mandoc >/dev/null || ! command -v zsh >/dev/null; then
+	apt_install mandoc zsh || { apt-get update -qq -o DPkg::Lock::Timeout=300; apt_install mandoc zsh; }
 fi
-if [ -n "$created" ]; then rm -f /usr/sbin/policy-rc.d; fi
+if [ -n "$(trap -p EXIT)" ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
 
 make man-lint
 out=$(go test -count=1 -v ./internal/manuals/ 2>&1) || { echo "$out"; exit 1; }
