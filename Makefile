@@ -16,7 +16,7 @@ export CGO_ENABLED = 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build test fuzz fuzz-totals bench bench-login demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak
+.PHONY: all build test fuzz fuzz-totals bench bench-login demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak man-lint
 
 all: build
 
@@ -61,6 +61,14 @@ hostile:
 SOAK_RENEWALS ?= 10000
 soak:
 	SOAK_RENEWALS=$(SOAK_RENEWALS) $(GO) test -count=1 -v -timeout 60m -run '^TestLabSoak$$' ./cmd/ndhc/
+
+# The manual pages (man/, mdoc): mandoc -Tlint -Wwarning on each, and a
+# warning fails. internal/manuals' tests (in make test) check that every
+# flag of every binary is on its page and in the shell completions
+# (contrib/completion/); .ci/manuals.sh runs both with mandoc and zsh.
+man-lint:
+	@command -v mandoc >/dev/null || { echo "man-lint: needs mandoc (apt-get install mandoc)"; exit 1; }
+	mandoc -Tlint -Wwarning man/*.[1-8]
 
 # Every fuzz target in turn for FUZZTIME each (make fuzz FUZZTIME=5m), each
 # run appended to the campaign record fuzz/campaign.tsv (commit it);
