@@ -175,7 +175,7 @@ uninstall:
 # otherwise.
 install-users:
 	@if command -v systemd-sysusers >/dev/null; then \
-		echo "systemd-sysusers contrib/sysusers.d/ndhc.conf"; systemd-sysusers contrib/sysusers.d/ndhc.conf; \
+		echo "systemd-sysusers $(CURDIR)/contrib/sysusers.d/ndhc.conf"; systemd-sysusers $(CURDIR)/contrib/sysusers.d/ndhc.conf; \
 	else for u in $$(awk '$$1 == "u" { print $$2 }' contrib/sysusers.d/ndhc.conf); do \
 		id -u $$u >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
 	done; fi

@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
+# Wait for another apt or dpkg run rather than fail.
+lock=(-o DPkg::Lock::Timeout=600)
 
 fail() { echo "packaging: FAIL: $*" >&2; exit 1; }
 ok() { echo "packaging: ok: $*"; }
@@ -29,7 +31,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod 755 /usr/sbin/policy-rc.d
 	created_rc=1
 fi
-apt-get install -y -qq --no-install-recommends debhelper dpkg-dev fakeroot gcc libc6-dev libpam0g-dev >/dev/null
+apt-get "${lock[@]}" install -y -qq --no-install-recommends debhelper dpkg-dev fakeroot gcc libc6-dev libpam0g-dev >/dev/null
 
 make build >/dev/null
 
@@ -60,16 +62,19 @@ units=$(find "$dest/lib/systemd/system" -name '*.service' 2>/dev/null | wc -l)
 if grep -rl /usr/local "$dest/lib/systemd/system" >/dev/null 2>&1; then fail "a unit installed with PREFIX=/usr names /usr/local"; fi
 notmine=$(find "$dest" ! -user nobody | wc -l)
 [ "$notmine" = 0 ] || fail "$notmine installed paths not owned by the installing user"
+installed=$(find "$dest" -type f | wc -l)
 as_nobody make -s -C "$src" uninstall DESTDIR="$dest" PREFIX=/usr >/dev/null 2>&1 || fail "make uninstall"
 left=$(find "$dest" ! -type d)
 [ -z "$left" ] || fail "make uninstall left: $left"
-ok "install as nobody: $(grep -c . "$work/install.log") lines of log, $units unit(s); uninstall left no file"
+ok "install as nobody: $installed files, $units unit(s); uninstall left no file"
 
 # 2. The sysusers.d file creates every role user on a root that has none
 # (the CI machine may have them already from make test).
 root=$work/sysroot
-mkdir -p "$root/etc"
-systemd-sysusers --root="$root" contrib/sysusers.d/ndhc.conf
+mkdir -p "$root/etc" "$root/usr/lib/sysusers.d"
+cp contrib/sysusers.d/ndhc.conf "$root/usr/lib/sysusers.d/"
+# As the package's postinst runs it (with DPKG_ROOT).
+systemd-sysusers --root="$root" ndhc.conf >/dev/null 2>&1 || fail "systemd-sysusers --root"
 for u in $(bin/ndhc policy --users); do
 	grep -q "^$u:x:[0-9]*:[0-9]*:.*:/nonexistent:/usr/sbin/nologin$" "$root/etc/passwd" || fail "sysusers.d/ndhc.conf does not create $u"
 	grep -q "^$u:x:" "$root/etc/group" || fail "sysusers.d/ndhc.conf does not create group $u"
@@ -81,7 +86,7 @@ make deb DEBDIR="$work/deb" >"$work/deb.log" 2>&1 || { tail -40 "$work/deb.log";
 ls -l "$work/deb"
 existed=
 for d in /run/ndhc /run/netlogind /var/lib/ndhc; do [ -e "$d" ] && existed="$existed $d"; done
-apt-get install -y -qq --no-install-recommends "$work"/deb/ndhc_*.deb "$work"/deb/netlogind_*.deb >/dev/null
+apt-get "${lock[@]}" install -y -qq --no-install-recommends "$work"/deb/ndhc_*.deb "$work"/deb/netlogind_*.deb >/dev/null
 dpkg-query -W ndhc netlogind
 /usr/sbin/ndhc version || fail "ndhc version"
 /usr/sbin/netlogind version || fail "netlogind version"
@@ -95,11 +100,11 @@ for d in /var/lib/ndhc /run/ndhc/empty /run/netlogind/empty; do
 done
 dpkg -L ndhc | grep -q '^/lib/systemd/system/ndhc@\.service$' || fail "dpkg -L ndhc lists no ndhc@.service"
 echo "== dpkg -L ndhc netlogind"
-dpkg -L ndhc netlogind | grep -v '^/\.$' | sort -u
+dpkg -L ndhc netlogind | grep -v -e '^/\.$' -e '^$' | sort -u
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
 	if systemctl is-enabled 'ndhc@eth0.service' >/dev/null 2>&1; then fail "the package enabled ndhc@"; fi
 fi
-dpkg --purge ndhc netlogind >/dev/null
+apt-get "${lock[@]}" purge -y -qq ndhc netlogind >/dev/null
 for f in /usr/sbin/ndhc /usr/sbin/ifchd /usr/sbin/netlogind /usr/bin/netlogin /lib/systemd/system/ndhc@.service /usr/lib/sysusers.d/ndhc.conf /var/lib/ndhc; do
 	[ ! -e "$f" ] || fail "$f left after purge"
 done
