@@ -4,7 +4,7 @@
 #     directory it owns (no useradd, no chown), the tree it leaves, then
 #     `make uninstall` leaves no file;
 #  2. the sysusers.d file creates every role user on an empty root;
-#  3. `make deb`, the packages installed with apt-get, their binaries run,
+#  3. `make deb`, lintian without errors, the packages installed with apt-get, their binaries run,
 #     the users and directories exist, dpkg -L lists the unit; then purged.
 # Any failed check fails the script.
 set -euo pipefail
@@ -31,7 +31,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod 755 /usr/sbin/policy-rc.d
 	created_rc=1
 fi
-apt-get "${lock[@]}" install -y -qq --no-install-recommends debhelper dpkg-dev fakeroot gcc libc6-dev libpam0g-dev >/dev/null
+apt-get "${lock[@]}" install -y -qq --no-install-recommends debhelper dpkg-dev fakeroot gcc libc6-dev libpam0g-dev lintian >/dev/null
 
 make build >/dev/null
 
@@ -84,6 +84,10 @@ ok "sysusers.d/ndhc.conf creates $(bin/ndhc policy --users | wc -l) users on an 
 # 3. The Debian packages.
 make deb DEBDIR="$work/deb" >"$work/deb.log" 2>&1 || { tail -40 "$work/deb.log"; fail "make deb"; }
 ls -l "$work/deb"
+# Debian's checks: errors fail (debian/*.lintian-overrides say why the Go
+# binaries are static); warnings are shown.
+lintian --fail-on error --tag-display-limit 0 "$work"/deb/*.changes 2>&1 | grep -v 'root privileges' || true
+lintian --fail-on error -q "$work"/deb/*.changes >/dev/null 2>&1 || fail "lintian reports errors"
 existed=
 for d in /run/ndhc /run/netlogind /var/lib/ndhc; do [ -e "$d" ] && existed="$existed $d"; done
 apt-get "${lock[@]}" install -y -qq --no-install-recommends "$work"/deb/ndhc_*.deb "$work"/deb/netlogind_*.deb >/dev/null
