@@ -16,7 +16,7 @@ export CGO_ENABLED = 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build test fuzz fuzz-totals bench bench-login demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak man-lint
+.PHONY: all build test fuzz fuzz-totals bench bench-login demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak man-lint uninstall deb
 
 all: build
 
@@ -116,19 +116,87 @@ lint:
 	CGO_ENABLED=1 $(GO) vet ./internal/login/... ./cmd/netlogind-session/
 	CGO_ENABLED=1 $(STATICCHECK) ./internal/login/... ./cmd/netlogind-session/
 
-# The binaries, the role users and the state directory: what `ndhc -i eth0`
-# needs on a fresh system.
-install: build install-users
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BIN)/ndhc $(BIN)/ifchd $(DESTDIR)$(PREFIX)/sbin/
-	install -d -m 0755 $(DESTDIR)/var/lib/ndhc
+# Install, uninstall and the Debian package. `make install` only copies
+# files: it creates no user and changes no owner, so it runs as any user
+# into DESTDIR (make install DESTDIR=/tmp/stage PREFIX=/usr). On the
+# target, the sysusers.d and tmpfiles.d files create the role users and
+# the directories (systemd-sysusers, systemd-tmpfiles --create, as the
+# package does), or `make install-users` on a machine without them.
+# install builds only what is missing: run `make build` first after a
+# change. UNITDIR is /lib/systemd/system for PREFIX=/usr (Debian 12), and
+# the units' /usr/local/sbin paths become SBINDIR.
+SBINDIR     ?= $(PREFIX)/sbin
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+ifeq ($(PREFIX),/usr)
+UNITDIR     ?= /lib/systemd/system
+else
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+endif
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 
-# System users for the roles, one per role, as the role table names them
-# (ndhc policy --users).
-install-users: build
-	@for u in $$($(BIN)/ndhc policy --users); do \
-		id -u $$u >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
-	done
+INST_SBIN   := ndhc ifchd netlogind netlogind-session
+INST_BIN    := netlogin
+INST_UNITS  := $(wildcard contrib/systemd/*.service contrib/systemd/*.socket)
+INST_UNITS  += $(filter-out $(addprefix contrib/,$(notdir $(INST_UNITS))),$(wildcard contrib/ndhc@.service))
+INST_MANS   := $(wildcard man/*.[1-8])
+INST_CONF   := ndhc.conf netlogind.conf
+
+$(BIN)/ndhc:
+	$(MAKE) build
+
+install: $(BIN)/ndhc
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	@for p in $(INST_SBIN); do \
+		if [ -f $(BIN)/$$p ]; then echo "install -m 0755 $(BIN)/$$p $(DESTDIR)$(SBINDIR)/"; install -m 0755 $(BIN)/$$p $(DESTDIR)$(SBINDIR)/ || exit 1; \
+		else echo "install: $(BIN)/$$p not built, not installed"; fi; done
+	install -m 0755 $(addprefix $(BIN)/,$(INST_BIN)) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(addprefix contrib/sysusers.d/,$(INST_CONF)) $(DESTDIR)$(SYSUSERSDIR)/
+	install -m 0644 $(addprefix contrib/tmpfiles.d/,$(INST_CONF)) $(DESTDIR)$(TMPFILESDIR)/
+	@set -e; for u in $(INST_UNITS); do \
+		install -d $(DESTDIR)$(UNITDIR); \
+		echo "install $$u -> $(DESTDIR)$(UNITDIR)/$$(basename $$u)"; \
+		sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/usr/local/bin/|$(BINDIR)/|g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+	@set -e; for m in $(INST_MANS); do s=$${m##*.}; \
+		install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	@set -e; if [ -f contrib/completion/ndhc.bash ]; then install -d $(DESTDIR)$(BASHCOMPDIR); \
+		install -m 0644 contrib/completion/ndhc.bash $(DESTDIR)$(BASHCOMPDIR)/ndhc; echo "install contrib/completion/ndhc.bash -> $(DESTDIR)$(BASHCOMPDIR)/ndhc"; fi
+	@set -e; if [ -f contrib/completion/_ndhc ]; then install -d $(DESTDIR)$(ZSHCOMPDIR); \
+		install -m 0644 contrib/completion/_ndhc $(DESTDIR)$(ZSHCOMPDIR)/_ndhc; echo "install contrib/completion/_ndhc -> $(DESTDIR)$(ZSHCOMPDIR)/_ndhc"; fi
+
+# Removes the files install installs, with the same variables; the
+# directories stay (they are shared: /usr/local/sbin, the man sections).
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(INST_SBIN)) $(addprefix $(DESTDIR)$(BINDIR)/,$(INST_BIN))
+	rm -f $(addprefix $(DESTDIR)$(SYSUSERSDIR)/,$(INST_CONF)) $(addprefix $(DESTDIR)$(TMPFILESDIR)/,$(INST_CONF))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(INST_UNITS)))
+	rm -f $(foreach m,$(INST_MANS),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/ndhc $(DESTDIR)$(ZSHCOMPDIR)/_ndhc
+
+# The role users on this machine (needs root), from the same sysusers.d
+# file the package installs: systemd-sysusers where present, useradd
+# otherwise.
+install-users:
+	@if command -v systemd-sysusers >/dev/null; then \
+		echo "systemd-sysusers $(CURDIR)/contrib/sysusers.d/ndhc.conf"; systemd-sysusers $(CURDIR)/contrib/sysusers.d/ndhc.conf; \
+	else for u in $$(awk '$$1 == "u" { print $$2 }' contrib/sysusers.d/ndhc.conf); do \
+		id -u $$u >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; \
+	done; fi
+
+# The Debian packages ndhc and netlogind (debian/; needs debhelper and
+# libpam0g-dev, and the Go on PATH: debian/README.source), written to
+# DEBDIR with their .buildinfo and .changes.
+DEBDIR ?= $(BIN)/deb
+deb:
+	dpkg-buildpackage -b -us -uc
+	@set -e; v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg-architecture -qDEB_HOST_ARCH); mkdir -p $(DEBDIR); \
+	for f in ../ndhc_$${v}_$$a.deb ../netlogind_$${v}_$$a.deb ../ndhc-dbgsym_$${v}_$$a.deb ../netlogind-dbgsym_$${v}_$$a.deb ../ndhc_$${v}_$$a.buildinfo ../ndhc_$${v}_$$a.changes; do \
+		if [ -f $$f ]; then mv $$f $(DEBDIR)/; fi; done; ls -l $(DEBDIR)
 
 KERNELS_FLAGS ?=
 

@@ -8,8 +8,10 @@ import (
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
-// Default users and directories. `make install` creates the users; the
-// supervisor creates EmptyDir (root-owned, mode 0755, empty) at start-up.
+// Default users and directories. contrib/sysusers.d/ndhc.conf creates the
+// users (the package, `make install-users`), contrib/tmpfiles.d/ndhc.conf
+// the directories; the supervisor creates EmptyDir (root-owned, mode 0755,
+// empty) at start-up as well.
 const (
 	SupervisorUser = "ndhc-super"
 	EngineUser     = "ndhc"
