@@ -164,10 +164,15 @@ install: $(BIN)/ndhc
 	@set -e; for m in $(INST_MANS); do s=$${m##*.}; \
 		install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
-	@set -e; if [ -f contrib/completion/ndhc.bash ]; then install -d $(DESTDIR)$(BASHCOMPDIR); \
-		install -m 0644 contrib/completion/ndhc.bash $(DESTDIR)$(BASHCOMPDIR)/ndhc; echo "install contrib/completion/ndhc.bash -> $(DESTDIR)$(BASHCOMPDIR)/ndhc"; fi
-	@set -e; if [ -f contrib/completion/_ndhc ]; then install -d $(DESTDIR)$(ZSHCOMPDIR); \
-		install -m 0644 contrib/completion/_ndhc $(DESTDIR)$(ZSHCOMPDIR)/_ndhc; echo "install contrib/completion/_ndhc -> $(DESTDIR)$(ZSHCOMPDIR)/_ndhc"; fi
+	@# bash-completion loads a command's file by the command's name: one
+	@# file serves ndhc and ifchd, one netlogin and netlogind (links).
+	@set -e; for pair in ndhc:ifchd netlogin:netlogind; do main=$${pair%%:*}; alias=$${pair#*:}; \
+		if [ -f contrib/completion/$$main.bash ]; then install -d $(DESTDIR)$(BASHCOMPDIR); \
+			install -m 0644 contrib/completion/$$main.bash $(DESTDIR)$(BASHCOMPDIR)/$$main; \
+			ln -sf $$main $(DESTDIR)$(BASHCOMPDIR)/$$alias; echo "install contrib/completion/$$main.bash -> $(DESTDIR)$(BASHCOMPDIR)/$$main (and $$alias)"; fi; \
+		if [ -f contrib/completion/_$$main ]; then install -d $(DESTDIR)$(ZSHCOMPDIR); \
+			install -m 0644 contrib/completion/_$$main $(DESTDIR)$(ZSHCOMPDIR)/_$$main; echo "install contrib/completion/_$$main -> $(DESTDIR)$(ZSHCOMPDIR)/_$$main"; fi; \
+	done
 
 # Removes the files install installs, with the same variables; the
 # directories stay (they are shared: /usr/local/sbin, the man sections).
@@ -176,7 +181,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SYSUSERSDIR)/,$(INST_CONF)) $(addprefix $(DESTDIR)$(TMPFILESDIR)/,$(INST_CONF))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(INST_UNITS)))
 	rm -f $(foreach m,$(INST_MANS),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
-	rm -f $(DESTDIR)$(BASHCOMPDIR)/ndhc $(DESTDIR)$(ZSHCOMPDIR)/_ndhc
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/ndhc $(DESTDIR)$(BASHCOMPDIR)/ifchd $(DESTDIR)$(ZSHCOMPDIR)/_ndhc
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/netlogin $(DESTDIR)$(BASHCOMPDIR)/netlogind $(DESTDIR)$(ZSHCOMPDIR)/_netlogin
 
 # The role users on this machine (needs root), from the same sysusers.d
 # file the package installs: systemd-sysusers where present, useradd
