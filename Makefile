@@ -26,8 +26,8 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/ndhc ./cmd/ifchd ./cmd/netlogind ./cmd/netlogin
 	@if [ -f /usr/include/security/pam_appl.h ] && command -v gcc >/dev/null; then \
-		echo "CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/netlogind-session"; \
-		CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/netlogind-session; \
+		echo "CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/netlogind-session"; \
+		CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/netlogind-session; \
 	else echo "build: netlogind-session skipped: it needs gcc and libpam0g-dev (make demo-login installs them)"; fi
 	$(GO) build -trimpath -o $(BIN)/ndhc-demo ./tools/demo
 	$(GO) build -trimpath -o $(BIN)/labbench ./tools/labbench
