@@ -3,7 +3,7 @@
 // a flag.FlagSet so that a file and a command line say the same things the
 // same way.
 //
-// Grammar, one line at a time (lines end with LF; a file is at most
+// Grammar, one line at a time (lines end with LF or CR LF; a file is at most
 // MaxSize bytes of UTF-8 without control characters other than tab):
 //
 //	line    = blank / comment / setting
@@ -22,9 +22,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -58,6 +60,8 @@ func Parse(b []byte) ([]Entry, error) {
 	seen := map[string]int{}
 	for i, line := range strings.Split(string(b), "\n") {
 		n := i + 1
+		// A file written on another system ends its lines with CR LF.
+		line = strings.TrimSuffix(line, "\r")
 		bad := func(format string, args ...any) error { return &Error{Line: n, Msg: fmt.Sprintf(format, args...)} }
 		for _, r := range line {
 			if r < 0x20 && r != '\t' || r == 0x7f {
@@ -152,7 +156,7 @@ func Apply(fs *flag.FlagSet, entries []Entry, explicit map[string]bool) error {
 			continue
 		}
 		if err := fs.Set(e.Key, e.Value); err != nil {
-			return &Error{Line: e.Line, Msg: fmt.Sprintf("%s: %v", e.Key, err)}
+			return &Error{Line: e.Line, Msg: fmt.Sprintf("%s = %q: %v%s", e.Key, e.Value, unwrapFlagErr(err), expected(f))}
 		}
 	}
 	return nil
@@ -165,7 +169,7 @@ func Apply(fs *flag.FlagSet, entries []Entry, explicit map[string]bool) error {
 // file's values too. Keys of one letter and "config" are not keys of a
 // file. Errors name the file and the line.
 func Load(fs *flag.FlagSet, path string, aliases map[string]string, additive ...string) error {
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path)
 	if err != nil {
 		return err
 	}
@@ -225,4 +229,58 @@ func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// readBounded reads at most MaxSize bytes of path, and fails on a longer
+// file (or an endless one such as /dev/zero) before reading it all.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("%s: more than %d bytes: not a configuration file", path, MaxSize)
+	}
+	return b, nil
+}
+
+// unwrapFlagErr drops the flag package's wrapping ("parse error" of
+// strconv's), keeping what it says about the value.
+func unwrapFlagErr(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+// expected says what a flag takes, from its value's type and its usage
+// text's placeholder.
+func expected(f *flag.Flag) string {
+	want := ""
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case bool:
+			want = "true or false"
+		case int, int64, uint, uint64:
+			want = "an integer"
+		case float64:
+			want = "a number"
+		case time.Duration:
+			want = "a duration such as 30s or 2m"
+		}
+	}
+	if want == "" {
+		if name, _ := flag.UnquoteUsage(f); name != "" && name != "value" {
+			want = name
+		}
+	}
+	if want == "" {
+		return ""
+	}
+	return "; want " + want
 }

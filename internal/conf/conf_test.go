@@ -1,9 +1,14 @@
 package conf
 
 import (
+	"errors"
 	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -38,7 +43,7 @@ func TestParseErrors(t *testing.T) {
 		{"a = x\"y\n", "quote inside an unquoted value"},
 		{"a = \"\\n\"\n", `must be followed by`},
 		{"a = x\x01\n", "control character"},
-		{"a = x\r\n", "control character"},
+		{"a = x\ry\n", "control character"}, // CR only at a line's end
 		{"a = \xff\n", "not valid UTF-8"},
 		{strings.Repeat("#", MaxSize+1), "more than"},
 	}
@@ -128,5 +133,51 @@ func TestModeAndInterspersed(t *testing.T) {
 	pos, err := ParseInterspersed(fs, []string{"sockd", "--json", "engine"})
 	if err != nil || !*j || strings.Join(pos, ",") != "sockd,engine" {
 		t.Fatalf("%v %v %v", pos, *j, err)
+	}
+}
+
+// TestCRLF: a file written with CR LF line ends reads as with LF.
+func TestCRLF(t *testing.T) {
+	lf, err := Parse([]byte("a = 1\n# c\nb = \"x y\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlf, err := Parse([]byte("a = 1\r\n# c\r\nb = \"x y\"\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(lf, crlf) {
+		t.Errorf("CR LF: %+v, LF: %+v", crlf, lf)
+	}
+}
+
+// TestLoadBoundsAndExplains: an endless file is refused after MaxSize
+// bytes, and a bad value names its line, key, value and what the key
+// takes.
+func TestLoadBoundsAndExplains(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		done := make(chan error, 1)
+		go func() { done <- Load(fs, "/dev/zero", nil) }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Error("/dev/zero loaded")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Load(/dev/zero) still reading after 10 s")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "c.conf")
+	if err := os.WriteFile(path, []byte("# x\nmetric = abc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Int("metric", 0, "route metric")
+	fs.Duration("wait", 0, "wait")
+	err := Load(fs, path, nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 2 || !strings.Contains(err.Error(), path) || !strings.Contains(ce.Msg, "an integer") || !strings.Contains(ce.Msg, `"abc"`) {
+		t.Errorf("Load = %v, want line 2 naming the file, the value and \"an integer\"", err)
 	}
 }
