@@ -47,7 +47,17 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
+// version is stamped by the Makefile (-ldflags -X main.version=...).
+var version = "devel"
+
 func run(args []string, stderr io.Writer) int {
+	if len(args) == 1 {
+		switch args[0] {
+		case "version", "-version", "--version":
+			fmt.Println("ifchd", version)
+			return exitcode.OK
+		}
+	}
 	c, err := parseConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitcode.OK

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ndhc-go/ndhc/ifch"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/ifchrole"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -454,6 +455,16 @@ func TestAllowEntries(t *testing.T) {
 		}
 		if _, err := ifchrole.Policies(allows, ifch.Policy{}); err == nil {
 			t.Errorf("%v: an interface in two entries accepted", clash)
+		}
+	}
+}
+
+// TestVersion: ifchd --version (and version, -version) prints the version
+// and exits 0, where it used to print the usage and exit 2.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"--version", "-version", "version"} {
+		if got := run([]string{arg}, io.Discard); got != exitcode.OK {
+			t.Errorf("ifchd %s exits %d, want 0", arg, got)
 		}
 	}
 }

@@ -27,6 +27,9 @@ func policyCmd(args []string, out io.Writer) int {
 		fs.PrintDefaults()
 	}
 	names, err := conf.ParseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitcode.OK
+	}
 	if err != nil || rf.parse() != nil {
 		return exitcode.Usage
 	}
@@ -88,6 +91,9 @@ func auditCmd(args []string, out io.Writer) int {
 		fs.PrintDefaults()
 	}
 	names, err := conf.ParseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitcode.OK
+	}
 	if err != nil {
 		return exitcode.Usage
 	}

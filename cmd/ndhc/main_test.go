@@ -176,3 +176,26 @@ func TestAuditDetectsFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpExitsZero: -h asks for help, which is not a usage error, in
+// ndhc and in each of its subcommands.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"status", "-h"}, {"policy", "-h"}, {"audit", "-h"}, {"policy", "--bogus"}} {
+		want := exitcode.OK
+		if args[len(args)-1] == "--bogus" {
+			want = exitcode.Usage // the control: a real usage error
+		}
+		stdout, stderr := os.Stdout, os.Stderr
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Stdout, os.Stderr = devnull, devnull
+		got := run(args)
+		os.Stdout, os.Stderr = stdout, stderr
+		devnull.Close()
+		if got != want {
+			t.Errorf("ndhc %v exits %d, want %d", args, got, want)
+		}
+	}
+}

@@ -28,6 +28,9 @@ func statusCmd(args []string, out io.Writer) int {
 	fs.StringVar(&stateDir, "state-dir", policies.StateDir, "state directory")
 	asJSON := fs.Bool("json", false, "print the lease as JSON")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitcode.OK
+		}
 		return exitcode.Usage
 	}
 	if iface == "" || strings.ContainsAny(iface, "/.") {
