@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/ndhc-go/ndhc/internal/engine"
+	"github.com/ndhc-go/ndhc/internal/exitcode"
+	"golang.org/x/sys/unix"
 )
 
 // FuzzStatus: `ndhc status` prints, on the operator's terminal, a lease
@@ -52,4 +55,42 @@ func FuzzStatus(f *testing.F) {
 			t.Fatalf("%q: --json printed %q", b, js.Bytes())
 		}
 	})
+}
+
+// TestStatusNoLeaseJSON: with --json, status prints JSON even without a
+// lease, takes any valid interface name (a VLAN's has a dot), and says
+// whether a client holds the interface's lock.
+func TestStatusNoLeaseJSON(t *testing.T) {
+	top := t.TempDir()
+	var js bytes.Buffer
+	if code := statusCmd([]string{"-i", "eth0.100", "--state-dir", top, "--json"}, &js); code != exitcode.Failure {
+		t.Fatalf("status of a VLAN interface without a lease exits %d, want %d", code, exitcode.Failure)
+	}
+	var st statusJSON
+	if err := json.Unmarshal(js.Bytes(), &st); err != nil {
+		t.Fatalf("--json without a lease printed %q: %v", js.String(), err)
+	}
+	if st.Interface != "eth0.100" || st.Lease != nil && string(st.Lease) != "null" || st.Running == nil || *st.Running {
+		t.Errorf("status = %+v, want eth0.100, no lease, not running", st)
+	}
+	// A client holds the lock: status says it runs.
+	lock, err := os.OpenFile(filepath.Join(top, "eth0.100.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	js.Reset()
+	statusCmd([]string{"-i", "eth0.100", "--state-dir", top, "--json"}, &js)
+	st = statusJSON{}
+	if err := json.Unmarshal(js.Bytes(), &st); err != nil || st.Running == nil || !*st.Running {
+		t.Errorf("with the lock held: %q (%v), want running", js.String(), err)
+	}
+	for _, bad := range []string{"..", "a/b", "waytoolonginterfacename"} {
+		if code := statusCmd([]string{"-i", bad, "--state-dir", top}, io.Discard); code != exitcode.Usage {
+			t.Errorf("status -i %q exits %d, want %d", bad, code, exitcode.Usage)
+		}
+	}
 }

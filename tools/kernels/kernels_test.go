@@ -285,8 +285,8 @@ func feedAll(lines ...string) *guestReport {
 func daemonOK() []string {
 	return []string{
 		"@@ndhc-kernels daemon mode=strict netns=1 bound=1 renewed=1 bind_secs=3.5 renew_secs=29.9 addr=10.77.0.143 exit=0 early=0",
-		`@@ndhc-kernels-data lease-bound {"address":"10.77.0.143/24","acquired":"2026-11-29T19:59:14.437Z","lease_seconds":60}`,
-		`@@ndhc-kernels-data lease-renewed {"address":"10.77.0.143/24","acquired":"2026-11-29T19:59:44.450Z","lease_seconds":60}`,
+		`@@ndhc-kernels-data lease-bound {"interface":"c0","running":true,"lease":{"address":"10.77.0.143/24","acquired":"2026-11-29T19:59:14.437Z","lease_seconds":60}}`,
+		`@@ndhc-kernels-data lease-renewed {"interface":"c0","running":true,"lease":{"address":"10.77.0.143/24","acquired":"2026-11-29T19:59:44.450Z","lease_seconds":60}}`,
 		"@@ndhc-kernels end clocksource=tsc",
 		"@@ndhc-kernels done",
 	}

@@ -317,8 +317,17 @@ func judgeDaemon(d *DaemonStep, g *guestReport, o *outcome) {
 	}
 }
 
+// parseLease reads `ndhc status --json`: the interface, whether a client
+// runs, and the lease.
 func parseLease(s string, l *leaseFile) bool {
-	return strings.TrimSpace(s) != "" && json.Unmarshal([]byte(s), l) == nil && l.Address != "" && l.Acquired != ""
+	var st struct {
+		Lease *leaseFile `json:"lease"`
+	}
+	if strings.TrimSpace(s) == "" || json.Unmarshal([]byte(s), &st) != nil || st.Lease == nil {
+		return false
+	}
+	*l = *st.Lease
+	return l.Address != "" && l.Acquired != ""
 }
 
 func nonEmpty(lines []string) []string {
