@@ -20,6 +20,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/logging"
+	"github.com/ndhc-go/ndhc/internal/notify"
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/internal/supervisor"
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -33,6 +34,7 @@ type clientFlags struct {
 	iface   string
 	config  string
 	eventFD int
+	readyFD int
 
 	// DHCP
 	hostname    string
@@ -79,6 +81,7 @@ func newClientFlags() *clientFlags {
 	fs.TextVar(&c.level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.TextVar(&c.format, "log-format", logging.Text, "text, json (one object a line) or journal (text lines with syslog priorities, for systemd's journal and syslog)")
 	fs.IntVar(&c.eventFD, "event-fd", -1, "write one JSON object a line to this open descriptor (a pipe or socket) for each event: role ready, state change, lease configured or refused, role exit, signal")
+	fs.IntVar(&c.readyFD, "ready-fd", -1, "write one newline to this open descriptor (a pipe or socket) and close it once the first lease is configured: s6's notification-fd (under systemd, Type=notify and $NOTIFY_SOCKET do the same)")
 	fs.StringVar(&c.hostname, "hostname", "", "host name to send to the server (option 12)")
 	fs.StringVar(&c.vendorClass, "vendor-class", "", "vendor class identifier to send (option 60)")
 	fs.StringVar(&c.clientID, "clientid", "duid", "client identifier: duid (RFC 4361, kept in the state directory), mac, or string:TEXT")
@@ -191,6 +194,9 @@ func (c *clientFlags) validate() error {
 	if c.eventFD == 0 || c.eventFD == 2 || c.eventFD < -1 {
 		return fmt.Errorf("event-fd %d: want an open descriptor other than stdin and stderr", c.eventFD)
 	}
+	if c.readyFD == 0 || c.readyFD == 2 || c.readyFD < -1 || (c.readyFD > 0 && c.readyFD == c.eventFD) {
+		return fmt.Errorf("ready-fd %d: want an open descriptor other than stdin, stderr and the event-fd", c.readyFD)
+	}
 	return nil
 }
 
@@ -261,6 +267,15 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger, stderr io.W
 		}
 		sc.Events = ev
 	}
+	if c.readyFD > 0 {
+		// The same kinds of descriptor as the event stream, for the same
+		// reason (no regular file: the sandbox's file-size limits).
+		f, err := openReadyFD(c.readyFD)
+		if err != nil {
+			return nil, err
+		}
+		sc.ReadyFile = f
+	}
 	return sc, nil
 }
 
@@ -282,7 +297,7 @@ func runClient(args []string) int {
 	log := roles.NewLogger(stderr, roles.Supervisor, c.iface, config.Log{Level: c.level, Format: c.format})
 	// What the caller left open reaches no role (and not this process's
 	// code either); only the event stream is kept.
-	if err := sandbox.CloseInherited(c.eventFD); err != nil {
+	if err := sandbox.CloseInherited(c.eventFD, c.readyFD); err != nil {
 		log.Error("closing inherited descriptors", "err", err)
 		return exitcode.Failure
 	}
@@ -304,5 +319,12 @@ func runClient(args []string) int {
 		log.Error("configuration", "err", err)
 		return exitcode.Usage
 	}
+	// Connected now, as root and before any sandbox: the supervisor's
+	// sandbox leaves it write(2) on this descriptor, nothing to open one.
+	if sc.Notify, err = notify.Open(); err != nil {
+		log.Error("service manager notifications", "err", err)
+		return exitcode.Failure
+	}
+	defer sc.Notify.Close()
 	return supervisor.Run(sc)
 }

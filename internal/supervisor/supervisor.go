@@ -22,11 +22,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ndhc-go/ndhc/dhcp"
+	"github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/config"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/linkev"
 	"github.com/ndhc-go/ndhc/internal/logging"
+	"github.com/ndhc-go/ndhc/internal/notify"
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
@@ -50,6 +52,12 @@ type Config struct {
 	// before the supervisor stops it and exits with exitcode.NoLease;
 	// zero: for ever.
 	OneShotTimeout time.Duration
+	// Notify is the service manager's notification socket ($NOTIFY_SOCKET,
+	// connected before the sandbox); nil: none.
+	Notify *notify.Notifier
+	// ReadyFile (--ready-fd) gets one newline, and is closed, once the
+	// first lease is configured: s6's notification-fd; nil: none.
+	ReadyFile *os.File
 
 	Engine   config.Engine
 	Sockd    config.Sockd
@@ -72,14 +80,66 @@ type supervisor struct {
 	group  *sandbox.Group
 	engine *sandbox.Member
 	out    *output
+	// isReady: READY=1 (and the ready fd's newline) went out.
+	isReady, stopping bool
 }
 
 // Run runs the instance and returns the supervisor's exit status.
 func Run(c *Config) int {
 	s := &supervisor{Config: c, log: c.Log, out: newOutput(c.Stderr, c.Engine.Log.Format == logging.JSON, c.Engine.Log.Level <= slog.LevelDebug)}
 	code := s.run()
+	if code == exitcode.OK && s.Engine.OneShot {
+		// A one-shot client that exits 0 was bound: a manager waiting
+		// for readiness (Type=notify) sees it before the exit.
+		s.becomeReady("bound; one-shot, exiting")
+	}
+	if !s.stopping {
+		s.Notify.Stopping(fmt.Sprintf("exiting with status %d", code))
+	}
 	c.Events.Write(event.Record{Event: "done", Code: &code})
+	if c.ReadyFile != nil && !s.isReady {
+		c.ReadyFile.Close()
+	}
 	return code
+}
+
+// becomeReady tells the service manager, once, that the client is up:
+// its first lease is configured.
+func (s *supervisor) becomeReady(status string) {
+	if s.isReady {
+		s.Notify.Status(status)
+		return
+	}
+	s.isReady = true
+	if err := s.Notify.Ready(status); err != nil {
+		s.log.Warn("notifying the service manager", "err", err)
+	}
+	if s.ReadyFile != nil {
+		if _, err := s.ReadyFile.Write([]byte{'\n'}); err != nil {
+			s.log.Warn("writing to the ready descriptor", "err", err)
+		}
+		s.ReadyFile.Close()
+	}
+}
+
+// notifyState sets the manager's status line from a state change.
+func (s *supervisor) notifyState(e event.Event) {
+	var st string
+	switch e.To {
+	case client.StateBound:
+		st = "bound to " + e.Addr.String()
+	case client.StateRenewing:
+		st = "renewing " + e.Addr.String()
+	case client.StateRebinding:
+		st = "rebinding " + e.Addr.String()
+	case client.StateReleased:
+		st = "released the lease"
+	case client.StateStopped:
+		st = "stopped"
+	default:
+		st = "no lease (" + e.To.String() + ")"
+	}
+	s.Notify.Status(st)
 }
 
 func (s *supervisor) run() int {
@@ -144,6 +204,7 @@ func (s *supervisor) run() int {
 		return exitcode.Sandbox
 	}
 	s.ready(roles.Supervisor, os.Getpid(), rep)
+	s.Notify.Status("roles sandboxed; no lease yet")
 	roles.ContainmentSupervisor(p)
 	return s.watch()
 }
@@ -262,6 +323,10 @@ func (s *supervisor) watch() int {
 			cmd := commands[ev.Signal]
 			s.log.Info("signal", "signal", ev.Signal.String())
 			s.Events.Write(event.Record{Event: "signal", Signal: unix.SignalName(ev.Signal.(unix.Signal))})
+			if cmd == event.Stop && !s.stopping {
+				s.stopping = true
+				s.Notify.Stopping("stopping on " + unix.SignalName(ev.Signal.(unix.Signal)))
+			}
 			if err := s.engine.Send([]byte{byte(cmd)}); err != nil {
 				s.log.Error("relaying a signal to the engine", "err", err)
 				return exitcode.RoleDied
@@ -370,6 +435,9 @@ func (s *supervisor) engineEvent(ev sandbox.Event) error {
 	switch e.Kind {
 	case event.State:
 		r.From, r.To, r.Cause = e.From.String(), e.To.String(), e.Cause
+		s.notifyState(e)
+	case event.Configured:
+		s.becomeReady("bound to " + e.Addr.String())
 	case event.Refused:
 		r.Cause = e.Cause
 	case event.Exiting:
