@@ -56,7 +56,7 @@ _ndhc_value()
         socket-group)
             COMPREPLY=($(compgen -g -- "$cur")) ;;
         timeout | arp-wait | hostname | vendor-class | request | route-metric | \
-            allow-ranges | min-prefix | mtu-floor | min-route-prefix | event-fd | \
+            allow-ranges | min-prefix | mtu-floor | min-route-prefix | event-fd | ready-fd | \
             allow | socket-mode | max-conns | max-conns-per-uid | idle-timeout | \
             max-dns | max-routes | max-search)
             COMPREPLY=() ;;
@@ -78,7 +78,7 @@ _ndhc()
         --clientid --hostname --vendor-class --request --set-hostname
         --arp-mode --arp-wait --relentless-defense --resolv-conf --route-metric
         --allow-ranges --allow-link-local --allow-offlink-router --min-prefix
-        --mtu-floor --classless-routes --min-route-prefix --ifchd --event-fd
+        --mtu-floor --classless-routes --min-route-prefix --ifchd --event-fd --ready-fd
         --log-format --log-level --allow-degraded-sandbox --state-dir --empty-dir
         --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
         -i -c -q --help"
