@@ -199,7 +199,7 @@ func dangerous(e *env, name string, args ...uint64) Record {
 	if k {
 		return killed()
 	}
-	return Record{Outcome: GotThrough, Observed: "made and survived: " + errnoName(errno)}
+	return Record{Outcome: GotThrough, Observed: "made and survived: " + kit.ErrnoName(errno)}
 }
 
 func openRec(e *env, path string, flags int) Record {
@@ -208,7 +208,7 @@ func openRec(e *env, path string, flags int) Record {
 		return killed()
 	}
 	if errno != 0 {
-		return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: "chroot/landlock"}
+		return Record{Outcome: Blocked, Observed: kit.ErrnoName(errno), Layer: "chroot/landlock"}
 	}
 	unix.Close(int(fd))
 	return Record{Outcome: GotThrough, Observed: "opened " + path}
@@ -222,7 +222,7 @@ func createRec(e *env, path string) Record {
 		return killed()
 	}
 	if errno != 0 {
-		return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: "chroot/landlock"}
+		return Record{Outcome: Blocked, Observed: kit.ErrnoName(errno), Layer: "chroot/landlock"}
 	}
 	unix.Close(int(fd))
 	base := path[strings.LastIndexByte(path, '/')+1:]
@@ -293,7 +293,7 @@ func fillStateDir(e *env) Record {
 		return killed()
 	}
 	if errno != 0 {
-		return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: "dac/landlock"}
+		return Record{Outcome: Blocked, Observed: kit.ErrnoName(errno), Layer: "dac/landlock"}
 	}
 	unix.Close(int(fd))
 	return Record{Outcome: GotThrough, Observed: "created /fill-0 in its directory"}
@@ -307,7 +307,7 @@ func growLease(e *env) Record {
 		return killed()
 	}
 	if errno != 0 {
-		return Record{Outcome: Error, Observed: "opening its own lease: " + errnoName(errno)}
+		return Record{Outcome: Error, Observed: "opening its own lease: " + kit.ErrnoName(errno)}
 	}
 	defer func() {
 		unix.Close(int(fd))
@@ -360,7 +360,7 @@ func netlinkDump(e *env) Record {
 		if _, errno, k := e.sys("write", uint64(fd), uint64(uintptr(unsafe.Pointer(&req[0]))), uint64(len(req))); k {
 			return killed()
 		} else if errno != 0 {
-			got = append(got, fmt.Sprintf("write %d: %s", typ, errnoName(errno)))
+			got = append(got, fmt.Sprintf("write %d: %s", typ, kit.ErrnoName(errno)))
 		}
 		runtime.KeepAlive(req)
 	}
@@ -415,7 +415,7 @@ func packetSend(e *env, call string, send func(fd int, frame []byte) error) Reco
 		return Record{Outcome: GotThrough, Observed: "the kernel took the frame (42 bytes)"}
 	}
 	if errno, ok := err.(unix.Errno); ok {
-		return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: "kernel"}
+		return Record{Outcome: Blocked, Observed: kit.ErrnoName(errno), Layer: "kernel"}
 	}
 	return Record{Outcome: Blocked, Observed: err.Error(), Layer: "kernel"}
 }
@@ -456,7 +456,7 @@ func sockdAsk(e *env, op sockd.Op, kind client.Socket, ifindex uint32, addr, pee
 	if r.Errno == 0 {
 		return Record{Outcome: GotThrough, Observed: "sockd did it"}
 	}
-	return Record{Outcome: Blocked, Observed: "refused: " + errnoName(unix.Errno(r.Errno)), Layer: "sockd-validation"}
+	return Record{Outcome: Blocked, Observed: "refused: " + kit.ErrnoName(unix.Errno(r.Errno)), Layer: "sockd-validation"}
 }
 
 // bootRequest is a minimal DHCP client message from hw.

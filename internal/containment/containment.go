@@ -4,7 +4,6 @@ package containment
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -112,16 +111,13 @@ func Supervisor(p sandbox.Policy) {
 
 // env is what an attack works with.
 type env struct {
-	role    string
-	filter  *kit.Filter
+	role string
+	kit.Caller
 	sel     string // the attack this run may end the role with
 	cur     string // the attack being made
 	ifindex int
 	mac     [6]byte // the interface's hardware address
 	ends    map[string]syscall.Conn
-	// last is the call a Kill outcome refers to.
-	lastNr   int
-	lastArgs [6]uint64
 }
 
 func run(role string, p sandbox.Policy, sel string, ifindex int, ends map[string]syscall.Conn, mac [6]byte) {
@@ -134,7 +130,7 @@ func run(role string, p sandbox.Policy, sel string, ifindex int, ends map[string
 		emit(Record{Role: role, Attack: "(battery)", Outcome: Error, Observed: err.Error(), End: true})
 		return
 	}
-	e.filter = f
+	e.Filter = f
 	for _, a := range attacks() {
 		if !a.applies(role) {
 			continue
@@ -147,7 +143,7 @@ func run(role string, p sandbox.Policy, sel string, ifindex int, ends map[string
 		default:
 			rec = a.do(e)
 			if rec.Outcome == Kill {
-				rec.Nr, rec.Args = e.lastNr, e.lastArgs
+				rec.Nr, rec.Args = e.Last.Nr, e.Last.Args
 			}
 		}
 		rec.Role, rec.Attack = role, a.name
@@ -165,33 +161,15 @@ func emit(r Record) {
 	os.Stderr.Write(append(b, '\n'))
 }
 
-// sys makes the named system call unless the role's own filter would kill
-// the role for it, in which case it reports killed (the call is left for
-// the harness) — except for the attack selected for this run, which is
-// made whatever the filter says.
+// sys makes the named system call unless the role's own filter would
+// kill it for it (the call is then left to the harness), except for the
+// attack selected for this run, which is made whatever the filter says.
 func (e *env) sys(name string, args ...uint64) (r1 uintptr, errno unix.Errno, killed bool) {
-	c, err := kit.Lookup(name, args...)
-	if err != nil {
-		return 0, unix.ENOSYS, false
-	}
-	e.lastNr, e.lastArgs = c.Nr, c.Args
-	if e.filter.Kills(c) && e.sel != e.cur {
-		return 0, 0, true
-	}
-	r1, errno = c.Make()
-	return r1, errno, false
+	return e.Sys(e.sel == e.cur, name, args...)
 }
 
-// allowed says whether the role's filter lets the call through (so that a
-// dangerous call the filter allows is reported, not made).
-func (e *env) allowed(name string, args ...uint64) bool {
-	c, err := kit.Lookup(name, args...)
-	if err != nil {
-		return false
-	}
-	e.lastNr, e.lastArgs = c.Nr, c.Args
-	return !e.filter.Kills(c)
-}
+// allowed says whether the role's filter lets the call through.
+func (e *env) allowed(name string, args ...uint64) bool { return e.Allowed(name, args...) }
 
 func killed() Record {
 	return Record{Outcome: Kill, Observed: "the role's filter answers KILL_PROCESS", Layer: "seccomp"}
@@ -201,12 +179,5 @@ func errnoRec(errno unix.Errno, layer string) Record {
 	if errno == 0 {
 		return Record{Outcome: GotThrough, Observed: "succeeded"}
 	}
-	return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: layer}
-}
-
-func errnoName(e unix.Errno) string {
-	if n := unix.ErrnoName(e); n != "" {
-		return n
-	}
-	return fmt.Sprintf("errno %d", int(e))
+	return Record{Outcome: Blocked, Observed: kit.ErrnoName(errno), Layer: layer}
 }

@@ -149,3 +149,47 @@ func WaitStop(tid int, d time.Duration) bool {
 	}
 	return false
 }
+
+// Caller makes a battery's system calls against the role's own filter:
+// a call the filter would kill the role for is not made (the harness
+// checks the live filter for it, and makes it in a run of its own) unless
+// the battery forces it. Last is the most recent call, which a "killed"
+// record names.
+type Caller struct {
+	Filter *Filter
+	Last   Call
+}
+
+// Sys makes the named call, or reports killed without making it when the
+// filter answers KILL_PROCESS and force is false.
+func (k *Caller) Sys(force bool, name string, args ...uint64) (r1 uintptr, errno unix.Errno, killed bool) {
+	c, err := Lookup(name, args...)
+	if err != nil {
+		return 0, unix.ENOSYS, false
+	}
+	k.Last = c
+	if k.Filter.Kills(c) && !force {
+		return 0, 0, true
+	}
+	r1, errno = c.Make()
+	return r1, errno, false
+}
+
+// Allowed says whether the filter lets the call through, so that a
+// dangerous call it allows is reported rather than made.
+func (k *Caller) Allowed(name string, args ...uint64) bool {
+	c, err := Lookup(name, args...)
+	if err != nil {
+		return false
+	}
+	k.Last = c
+	return !k.Filter.Kills(c)
+}
+
+// ErrnoName names an errno as the kernel's headers do ("EPERM").
+func ErrnoName(e unix.Errno) string {
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return fmt.Sprintf("errno %d", int(e))
+}

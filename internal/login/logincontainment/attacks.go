@@ -184,7 +184,7 @@ func dangerous(e *env, name string, args ...uint64) Record {
 	if k {
 		return killed()
 	}
-	return Record{Outcome: GotThrough, Observed: "made and survived: " + errnoName(errno)}
+	return Record{Outcome: GotThrough, Observed: "made and survived: " + kit.ErrnoName(errno)}
 }
 
 func openRec(e *env, path string, flags int) Record {
@@ -193,7 +193,7 @@ func openRec(e *env, path string, flags int) Record {
 		return killed()
 	}
 	if errno != 0 {
-		return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: "chroot/landlock"}
+		return Record{Outcome: Blocked, Observed: kit.ErrnoName(errno), Layer: "chroot/landlock"}
 	}
 	unix.Close(int(fd))
 	if flags&unix.O_CREAT != 0 {

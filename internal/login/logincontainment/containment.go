@@ -184,14 +184,10 @@ type env struct {
 	sel    Selection
 	cur    string // the attack being made
 	parent int    // the listener
-	filter *kit.Filter
+	kit.Caller
 
 	client, session net.Conn
 	ctl             *net.UnixConn
-
-	// last is the call a Kill outcome refers to.
-	lastNr   int
-	lastArgs [6]uint64
 }
 
 // selected says whether the attack being made is the one this
@@ -210,7 +206,7 @@ func (e *env) run(p sandbox.Policy) {
 		e.emit(Record{Attack: "(battery)", Outcome: Error, Observed: err.Error(), End: true})
 		return
 	}
-	e.filter = f
+	e.Filter = f
 	for _, a := range attacks() {
 		e.cur = a.name
 		var rec Record
@@ -227,7 +223,7 @@ func (e *env) run(p sandbox.Policy) {
 			rec = a.do(e)
 		}
 		if rec.Outcome == Kill {
-			rec.Nr, rec.Args = e.lastNr, e.lastArgs
+			rec.Nr, rec.Args = e.Last.Nr, e.Last.Args
 		}
 		rec.Attack = a.name
 		e.emit(rec)
@@ -260,33 +256,15 @@ func (e *env) emit(r Record) {
 	e.out.Write(append(b, '\n'))
 }
 
-// sys makes the named system call unless [net]'s own filter would kill
-// it for it, in which case it reports killed (the call is left for the
-// harness), except for the selected attack, which is made whatever the
-// filter says.
+// sys makes the named system call unless the role's own filter would
+// kill it for it (the call is then left to the harness), except for the
+// attack selected for this run, which is made whatever the filter says.
 func (e *env) sys(name string, args ...uint64) (r1 uintptr, errno unix.Errno, killed bool) {
-	c, err := kit.Lookup(name, args...)
-	if err != nil {
-		return 0, unix.ENOSYS, false
-	}
-	e.lastNr, e.lastArgs = c.Nr, c.Args
-	if e.filter.Kills(c) && !e.selected() {
-		return 0, 0, true
-	}
-	r1, errno = c.Make()
-	return r1, errno, false
+	return e.Sys(e.selected(), name, args...)
 }
 
-// allowed says whether [net]'s filter lets the call through, so that a
-// dangerous call it allows is reported, not made.
-func (e *env) allowed(name string, args ...uint64) bool {
-	c, err := kit.Lookup(name, args...)
-	if err != nil {
-		return false
-	}
-	e.lastNr, e.lastArgs = c.Nr, c.Args
-	return !e.filter.Kills(c)
-}
+// allowed says whether the role's filter lets the call through.
+func (e *env) allowed(name string, args ...uint64) bool { return e.Allowed(name, args...) }
 
 func killed() Record {
 	return Record{Outcome: Kill, Observed: "[net]'s filter answers KILL_PROCESS", Layer: "seccomp"}
@@ -296,12 +274,5 @@ func errnoRec(errno unix.Errno, layer string) Record {
 	if errno == 0 {
 		return Record{Outcome: GotThrough, Observed: "succeeded"}
 	}
-	return Record{Outcome: Blocked, Observed: errnoName(errno), Layer: layer}
-}
-
-func errnoName(e unix.Errno) string {
-	if n := unix.ErrnoName(e); n != "" {
-		return n
-	}
-	return fmt.Sprintf("errno %d", int(e))
+	return Record{Outcome: Blocked, Observed: kit.ErrnoName(errno), Layer: layer}
 }
