@@ -156,7 +156,7 @@ func Apply(fs *flag.FlagSet, entries []Entry, explicit map[string]bool) error {
 			continue
 		}
 		if err := fs.Set(e.Key, e.Value); err != nil {
-			return &Error{Line: e.Line, Msg: fmt.Sprintf("%s = %q: %v%s", e.Key, e.Value, unwrapFlagErr(err), expected(f))}
+			return &Error{Line: e.Line, Msg: setError(f, e.Value, err)}
 		}
 	}
 	return nil
@@ -249,38 +249,37 @@ func readBounded(path string) ([]byte, error) {
 	return b, nil
 }
 
-// unwrapFlagErr drops the flag package's wrapping ("parse error" of
-// strconv's), keeping what it says about the value.
-func unwrapFlagErr(err error) error {
-	if u := errors.Unwrap(err); u != nil {
-		return u
+// setError explains a value a flag refused. The flag package's own
+// errors for its basic types say only "parse error" or "invalid syntax":
+// those get the value and what the key takes. A flag of the program's own
+// type explains itself; it gets what the key takes unless it said it.
+func setError(f *flag.Flag, value string, err error) string {
+	if basic := basicWant(f); basic != "" {
+		return fmt.Sprintf("%s: %q: %v; want %s", f.Name, value, err, basic)
 	}
-	return err
+	msg := fmt.Sprintf("%s: %v", f.Name, err)
+	if name, _ := flag.UnquoteUsage(f); name != "" && name != "value" && !strings.Contains(err.Error(), "want ") {
+		msg += "; want " + name
+	}
+	return msg
 }
 
-// expected says what a flag takes, from its value's type and its usage
-// text's placeholder.
-func expected(f *flag.Flag) string {
-	want := ""
-	if g, ok := f.Value.(flag.Getter); ok {
-		switch g.Get().(type) {
-		case bool:
-			want = "true or false"
-		case int, int64, uint, uint64:
-			want = "an integer"
-		case float64:
-			want = "a number"
-		case time.Duration:
-			want = "a duration such as 30s or 2m"
-		}
-	}
-	if want == "" {
-		if name, _ := flag.UnquoteUsage(f); name != "" && name != "value" {
-			want = name
-		}
-	}
-	if want == "" {
+// basicWant says what a flag of one of the flag package's basic types
+// takes; empty for any other.
+func basicWant(f *flag.Flag) string {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
 		return ""
 	}
-	return "; want " + want
+	switch g.Get().(type) {
+	case bool:
+		return "true or false"
+	case int, int64, uint, uint64:
+		return "an integer"
+	case float64:
+		return "a number"
+	case time.Duration:
+		return "a duration such as 30s or 2m"
+	}
+	return ""
 }
