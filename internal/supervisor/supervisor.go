@@ -410,6 +410,10 @@ func (s *supervisor) recordExits(d time.Duration) {
 			if c := s.out.crash(ev.Member); c != nil {
 				r.Crash = c.First
 			}
+			// The log says it too: which role ended first is a race
+			// (a killed sockd, or the engine that saw it go), and the
+			// operator reading the log needs every one of them.
+			s.log.Warn("role exited", "child", r.Role, "pid", r.Pid, "status", r.Status, "crash", r.Crash)
 			s.Events.Write(r)
 		case <-deadline:
 			return

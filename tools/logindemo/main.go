@@ -166,10 +166,12 @@ func run(binDir string, stdout io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, daemonLog.String())
 	}
-	// Give the command a moment to start under [session].
+	// Give the command a moment to start under [session]: a child that
+	// still has [session]'s credentials has been forked but has not yet
+	// become the user; wait for the one that has.
 	var command int
-	for range 40 {
-		if kids := childrenOf(conn.Session.Pid); len(kids) > 0 {
+	for range 60 {
+		if kids := childrenOf(conn.Session.Pid); len(kids) > 0 && uidOf(kids[0]) > 0 {
 			command = kids[0]
 			break
 		}
@@ -234,6 +236,19 @@ func waitAuthenticated(ctx context.Context, events <-chan listener.Record) (list
 			return listener.Record{}, errors.New("no login within the demo's time")
 		}
 	}
+}
+
+// uidOf is a process's real uid, or -1 when it cannot be read.
+func uidOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	st, err := sandbox.ParseStatus(b)
+	if err != nil {
+		return -1
+	}
+	return int(st.Uid[0])
 }
 
 // childrenOf lists the processes whose parent is pid.
