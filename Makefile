@@ -124,7 +124,7 @@ lint:
 # package does), or `make install-users` on a machine without them.
 # install builds only what is missing: run `make build` first after a
 # change. UNITDIR is /lib/systemd/system for PREFIX=/usr (Debian 12), and
-# the units' /usr/local/sbin paths become SBINDIR.
+# the units' ExecStart paths (/usr/sbin or /usr/local/sbin) become SBINDIR.
 SBINDIR     ?= $(PREFIX)/sbin
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
@@ -159,7 +159,7 @@ install: $(BIN)/ndhc
 	@set -e; for u in $(INST_UNITS); do \
 		install -d $(DESTDIR)$(UNITDIR); \
 		echo "install $$u -> $(DESTDIR)$(UNITDIR)/$$(basename $$u)"; \
-		sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/usr/local/bin/|$(BINDIR)/|g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+		sed -E -e '/^Exec/s,/usr/(local/)?sbin/,$(SBINDIR)/,g' -e '/^Exec/s,/usr/(local/)?bin/,$(BINDIR)/,g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u); \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 	@set -e; for m in $(INST_MANS); do s=$${m##*.}; \
 		install -d $(DESTDIR)$(MANDIR)/man$$s; \
