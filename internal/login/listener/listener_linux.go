@@ -344,9 +344,11 @@ func (s *Server) accept(l net.Listener) {
 		src := sourceOf(c)
 		uid, id, why := s.admit(src)
 		if why != "" {
-			c.Close()
+			// Recorded before the close, so that a reader of the
+			// event stream knows of it by the time the client sees it.
 			s.cfg.Log.Debug("refused", "source", src, "limit", why)
 			s.events.emit(Record{Event: EventRefused, Source: src, Limit: why})
+			c.Close()
 			continue
 		}
 		go s.start(c, src, uid, id)
