@@ -73,7 +73,7 @@ func rootPolicy(t *testing.T) sandbox.Policy {
 		Role: "test", User: testUID, Group: testUID, Chroot: dir,
 		Caps:         []string{"CAP_NET_RAW"},
 		Rlimits:      sandbox.BaseRlimits(64, 64, 4096),
-		MemoryGrowth: 64 << 20,
+		MemoryGrowth: 192 << 20, // as netlogind's [net]
 		Umask:        0o077,
 		Landlock:     sandbox.Landlock{RWDirs: []string{"/rw"}},
 	}

@@ -38,7 +38,9 @@ type Policy struct {
 	// MemoryGrowth. Every later mapping counts against it, where
 	// RLIMIT_DATA misses some of the runtime's (see the DATA limits of
 	// the roles that use it). A role that reaches it dies of the
-	// runtime's "out of memory". At least 16 MiB; not with an AS rlimit.
+	// runtime's "out of memory". At least 128 MiB, since the runtime
+	// reserves its heap 64 MiB arena at a time (a test role with 64 MiB
+	// died growing its heap); not with an AS rlimit.
 	MemoryGrowth uint64 `json:"memory_growth,omitempty"`
 	// Umask is the file mode creation mask.
 	Umask uint32 `json:"umask"`
@@ -190,8 +192,8 @@ func (p *Policy) Validate() error {
 		}
 		seen[r.Resource] = true
 	}
-	if p.MemoryGrowth != 0 && (p.MemoryGrowth < 16<<20 || seen["AS"]) {
-		return bad("memory_growth %d: at least 16 MiB, and no AS rlimit besides", p.MemoryGrowth)
+	if p.MemoryGrowth != 0 && (p.MemoryGrowth < 128<<20 || seen["AS"]) {
+		return bad("memory_growth %d: at least 128 MiB, and no AS rlimit besides", p.MemoryGrowth)
 	}
 	if p.Umask > 0o777 {
 		return bad("umask %#o out of range", p.Umask)
