@@ -12,10 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-# The exposure ndhc@.service may not exceed, in tenths (30 = 3.0). It is
-# 3.0 today; systemd-networkd.service scores 2.8 (systemd 252). See
-# contrib/README.md for what keeps ndhc above networkd.
-NDHC_UNIT_THRESHOLD=${NDHC_UNIT_THRESHOLD:-30}
+# The exposure ndhc@.service may not exceed, in tenths (27 = 2.7). It is
+# 2.6 today; systemd-networkd.service scores 2.8 (systemd 252), and ndhc
+# stays below it. contrib/README.md says what the score still counts.
+NDHC_UNIT_THRESHOLD=${NDHC_UNIT_THRESHOLD:-27}
 
 need=()
 command -v systemd-analyze >/dev/null || need+=(systemd)

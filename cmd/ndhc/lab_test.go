@@ -17,6 +17,7 @@ import (
 	"time"
 
 	dhcpclient "github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/lab"
 	"golang.org/x/sys/unix"
@@ -68,6 +69,9 @@ type clientOpts struct {
 	stderr *os.File
 	// env is added to ndhc's environment.
 	env []string
+	// sub is a command run instead of the client (prepare), with the
+	// client's arguments.
+	sub string
 }
 
 // startClient runs the test binary as ndhc in the client namespace.
@@ -78,9 +82,13 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 		o.stateDir = filepath.Join(dir, "state")
 	}
 	c := &daemon{t: t, out: &syncBuffer{}, stateDir: o.stateDir, resolv: filepath.Join(dir, "resolv.conf"), done: make(chan error, 1), evDone: make(chan struct{})}
-	args := append([]string{os.Args[0], "-i", l.Client.IfName(),
+	args := []string{os.Args[0]}
+	if o.sub != "" {
+		args = append(args, o.sub)
+	}
+	args = append(append(args, "-i", l.Client.IfName(),
 		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
-		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug", "--event-fd", "3"}, o.args...)
+		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug", "--event-fd", "3"), o.args...)
 	c.cmd = l.Client.Command(context.Background(), append(o.wrap, args...)...)
 	c.cmd.Env = append(append(os.Environ(), "NDHC_TEST_MAIN=1"), o.env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
@@ -362,5 +370,70 @@ func TestLabInterfaceRemoved(t *testing.T) {
 	<-c.evDone
 	if r, _, ok := c.find(0, is("exiting")); !ok || r.Reason != "interface-removed" {
 		t.Errorf("exiting record %+v, want interface-removed", r)
+	}
+}
+
+// unitBoundingSet returns the capabilities of ndhc@.service's
+// CapabilityBoundingSet=, in setpriv's spelling (net_admin, ...).
+func unitBoundingSet(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../contrib/systemd/ndhc@.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapabilityBoundingSet="); ok {
+			var caps []string
+			for _, c := range strings.Fields(v) {
+				caps = append(caps, strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+			}
+			return caps
+		}
+	}
+	t.Fatal("ndhc@.service has no CapabilityBoundingSet=")
+	return nil
+}
+
+// TestLabUnitCapabilities: the client under the systemd unit's bounding
+// set, as systemd starts it. On a fresh state directory it cannot give the
+// engine its files and exits; after `ndhc prepare` (full privileges, the
+// unit's ExecStartPre=+) it binds with the unit's capabilities alone.
+func TestLabUnitCapabilities(t *testing.T) {
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	l := newLab(t, "unitcaps")
+	if _, err := l.StartDnsmasq(richServer(l)); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(t.TempDir(), "state")
+	fence := []string{"setpriv", "--bounding-set=-all,+" + strings.Join(unitBoundingSet(t), ",+"), "--"}
+
+	c := startClient(t, l, clientOpts{stateDir: state, wrap: fence, args: []string{"-q"}})
+	if code := c.wait(20 * time.Second); code == 0 {
+		t.Fatal("bound on an unprepared state directory without CAP_CHOWN: the test proves nothing")
+	}
+
+	p := startClient(t, l, clientOpts{stateDir: state, sub: "prepare"})
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Fatalf("ndhc prepare: exit %d", code)
+	}
+	for _, name := range engine.StateFiles {
+		st, err := os.Lstat(filepath.Join(state, l.Client.IfName(), name))
+		if err != nil || st.Mode().Perm() != 0o600 || st.Sys().(*syscall.Stat_t).Uid != 61101 {
+			t.Fatalf("%s after prepare: %v %v", name, st, err)
+		}
+	}
+
+	c = startClient(t, l, clientOpts{stateDir: state, wrap: fence, args: []string{"-q"}})
+	if code := c.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit %d under the unit's bounding set after prepare", code)
+	}
+	if a := clientAddr(t, l); !a.IsValid() || !l.Net.Subnet.Contains(a.Addr()) {
+		t.Fatalf("client address %v, want one in %v", a, l.Net.Subnet)
+	}
+	ready := c.ready()
+	if r, ok := ready["supervisor"]; !ok || r.Report == nil {
+		t.Fatalf("no supervisor ready record: %+v", ready)
 	}
 }

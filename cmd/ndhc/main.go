@@ -21,6 +21,7 @@ const usage = `usage:
   ndhc -i IFACE [flags]           run the DHCP client on IFACE (ndhc -i IFACE -h: every flag)
   ndhc -c FILE                    the same, configured by a file of key = value lines
   ndhc status -i IFACE [--json]   show the saved lease
+  ndhc prepare -i IFACE [flags]   make the state directory ready, then exit (ExecStartPre=+)
   ndhc policy [ROLE] [--json]     print the sandbox policy of every role (or one)
   ndhc policy --users             list the system users the roles run as
   ndhc audit [--json] [flags]     prove each role's sandbox by attempting forbidden actions
@@ -49,6 +50,8 @@ func run(args []string) int {
 		return policyCmd(args[1:], os.Stdout)
 	case "status":
 		return statusCmd(args[1:], os.Stdout)
+	case "prepare":
+		return prepareCmd(args[1:])
 	case "audit":
 		return auditCmd(args[1:], os.Stdout)
 	case "version", "--version":

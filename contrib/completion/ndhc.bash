@@ -102,10 +102,12 @@ _ndhc()
             else
                 COMPREPLY=($(compgen -W "$roles" -- "$cur"))
             fi ;;
+        prepare)
+            [[ $cur == -* ]] && COMPREPLY=($(compgen -W "$client_flags" -- "$cur")) ;;
         version) ;;
         *)
             if ((COMP_CWORD == 1)) && [[ $cur != -* ]]; then
-                COMPREPLY=($(compgen -W "status policy audit version" -- "$cur"))
+                COMPREPLY=($(compgen -W "status prepare policy audit version" -- "$cur"))
             elif [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$client_flags" -- "$cur"))
             fi ;;

@@ -272,3 +272,22 @@ func TestMandocLint(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedKnobs: ifchd runs the same ifch role as ndhc, so a knob of
+// the role has one name in both: an operator moving a setting from an
+// ndhc instance to ifchd (or back) renames nothing. The list is the ifch
+// policy's knobs and the sandbox's; a flag renamed in one binary only
+// fails here.
+func TestSharedKnobs(t *testing.T) {
+	ndhc := flags(t, help(t, "ndhc", "-i", "lo", "-h"))
+	ifchd := flags(t, help(t, "ifchd", "-h"))
+	for _, knob := range []string{
+		"allow-degraded-sandbox", "allow-link-local", "allow-offlink-router", "classless-routes", "config",
+		"empty-dir", "ifch-user", "log-format", "log-level", "min-prefix", "min-route-prefix",
+		"mtu-floor", "resolv-conf", "route-metric",
+	} {
+		if !slices.Contains(ndhc, knob) || !slices.Contains(ifchd, knob) {
+			t.Errorf("-%s: ndhc has it %v, ifchd %v", knob, slices.Contains(ndhc, knob), slices.Contains(ifchd, knob))
+		}
+	}
+}

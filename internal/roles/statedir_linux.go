@@ -210,9 +210,15 @@ func (s *Settings) engineDir(dir, iface string, uid, gid uint32) error {
 }
 
 // engineFiles creates the engine's files in dir (engine.StateFiles), or
-// checks them: regular files, owned by its user, mode 0600.
+// checks them: regular files, owned by its user, mode 0600. Files that are
+// already so are left alone: a supervisor without CAP_CHOWN, CAP_FOWNER
+// and CAP_DAC_READ_SEARCH (the systemd unit's, once `ndhc prepare` has run
+// with full privileges before it) can start on them.
 func engineFiles(dir string, uid, gid uint32) error {
 	for _, name := range engine.StateFiles {
+		if engineFileRight(filepath.Join(dir, name), uid, gid) {
+			continue
+		}
 		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 		if err != nil {
 			return err
@@ -227,6 +233,17 @@ func engineFiles(dir string, uid, gid uint32) error {
 		}
 	}
 	return nil
+}
+
+// engineFileRight reports whether path is a regular file (not a link)
+// owned by uid and gid with mode 0600.
+func engineFileRight(path string, uid, gid uint32) bool {
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		return false
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	return sys.Uid == uid && sys.Gid == gid
 }
 
 // loadDUID reads the DUID, or creates a DUID-UUID (RFC 6355): stable for
