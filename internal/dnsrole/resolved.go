@@ -3,10 +3,12 @@
 package dnsrole
 
 import (
+	"context"
 	"net/netip"
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -21,6 +23,10 @@ const (
 	methodDefRoute = resolvedMgr + ".SetLinkDefaultRoute"
 	methodRevert   = resolvedMgr + ".RevertLink"
 )
+
+// CallTimeout bounds each call to resolved: a resolved (or polkit) that
+// hangs fails the change instead of holding ifch.
+const CallTimeout = 3 * time.Second
 
 // linkAddr is SetLinkDNS's (iay): an address family and the address.
 type linkAddr struct {
@@ -70,16 +76,22 @@ func (r *Resolved) SetLink(ifindex int, servers []netip.Addr, domains []string) 
 		doms = append(doms, linkDomain{Domain: d})
 	}
 	i := int32(ifindex)
-	if err := r.obj.Call(methodDNS, 0, i, addrs).Err; err != nil {
+	if err := r.call(methodDNS, i, addrs); err != nil {
 		return err
 	}
-	if err := r.obj.Call(methodDomains, 0, i, doms).Err; err != nil {
+	if err := r.call(methodDomains, i, doms); err != nil {
 		return err
 	}
-	return r.obj.Call(methodDefRoute, 0, i, len(servers) > 0).Err
+	return r.call(methodDefRoute, i, len(servers) > 0)
+}
+
+func (r *Resolved) call(method string, args ...any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), CallTimeout)
+	defer cancel()
+	return r.obj.CallWithContext(ctx, method, 0, args...).Err
 }
 
 // RevertLink drops what was set on the link.
 func (r *Resolved) RevertLink(ifindex int) error {
-	return r.obj.Call(methodRevert, 0, int32(ifindex)).Err
+	return r.call(methodRevert, int32(ifindex))
 }

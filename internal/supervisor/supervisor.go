@@ -364,6 +364,7 @@ func (s *supervisor) watch() int {
 				}
 				if ev.Err == nil {
 					s.log.Info("engine finished")
+					s.awaitDNS(dnsSettle)
 					return exitcode.OK
 				}
 				return s.died(ev)
@@ -575,4 +576,36 @@ func linkEventSocket(ifindex int) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "netlink-links"), nil
+}
+
+// dnsSettle bounds how long a clean stop waits for the dns role: its bus
+// calls time out after dnsrole.CallTimeout each.
+const dnsSettle = 10 * time.Second
+
+// awaitDNS, on a clean stop with a dns role, waits up to d for it to exit
+// on its own: it sees ifch's channel close once the engine is done, and
+// first gives the links it configured back to systemd-resolved, which
+// closing its control channel now would cut short. Every exit seen is
+// recorded.
+func (s *supervisor) awaitDNS(d time.Duration) {
+	alive := func() bool {
+		for _, m := range s.group.Members() {
+			if m.Role == roles.DNS {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.After(d)
+	for alive() {
+		select {
+		case ev := <-s.group.Events():
+			if ev.Exited {
+				s.Events.Write(event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: describe(ev)})
+			}
+		case <-deadline:
+			s.log.Warn("the dns role did not finish giving the links back to systemd-resolved; stopping it")
+			return
+		}
+	}
 }
