@@ -34,7 +34,7 @@ func TestDecideDNS(t *testing.T) {
 
 	for _, c := range []struct {
 		dns, resolv, want string
-		fails           bool
+		fails             bool
 	}{
 		{"auto", own, own, false},
 		{"file", own, own, false},
