@@ -135,6 +135,9 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 endif
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# The polkit rule of the dns role (--dns resolved): polkitd reads
+# /usr/share/polkit-1/rules.d and /etc/polkit-1/rules.d.
+POLKITRULESDIR ?= $(PREFIX)/share/polkit-1/rules.d
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 
@@ -173,6 +176,8 @@ install: $(BIN)/ndhc
 		if [ -f contrib/completion/_$$main ]; then install -d $(DESTDIR)$(ZSHCOMPDIR); \
 			install -m 0644 contrib/completion/_$$main $(DESTDIR)$(ZSHCOMPDIR)/_$$main; echo "install contrib/completion/_$$main -> $(DESTDIR)$(ZSHCOMPDIR)/_$$main"; fi; \
 	done
+	install -d $(DESTDIR)$(POLKITRULESDIR)
+	install -m 0644 contrib/polkit/ndhc.rules $(DESTDIR)$(POLKITRULESDIR)/
 
 # Removes the files install installs, with the same variables; the
 # directories stay (they are shared: /usr/local/sbin, the man sections).
@@ -183,6 +188,7 @@ uninstall:
 	rm -f $(foreach m,$(INST_MANS),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/ndhc $(DESTDIR)$(BASHCOMPDIR)/ifchd $(DESTDIR)$(ZSHCOMPDIR)/_ndhc
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/netlogin $(DESTDIR)$(BASHCOMPDIR)/netlogind $(DESTDIR)$(ZSHCOMPDIR)/_netlogin
+	rm -f $(DESTDIR)$(POLKITRULESDIR)/ndhc.rules
 
 # The role users on this machine (needs root), from the same sysusers.d
 # file the package installs: systemd-sysusers where present, useradd

@@ -25,7 +25,7 @@ type call struct {
 	allowed []string
 }
 
-var all = []string{"supervisor", "engine", "sockd", "ifch", "hostname"}
+var all = []string{"supervisor", "engine", "sockd", "ifch", "hostname", "dns"}
 
 var calls = []call{
 	{"futex", [6]uint64{}, all},
@@ -78,11 +78,15 @@ var calls = []call{
 	{"socket", [6]uint64{unix.AF_NETLINK, unix.SOCK_RAW | unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE}, nil},
 	{"socket", [6]uint64{unix.AF_NETLINK, unix.SOCK_RAW | unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT}, nil},
 	{"socket", [6]uint64{unix.AF_UNIX, unix.SOCK_SEQPACKET | unix.SOCK_CLOEXEC}, nil},
-	{"connect", [6]uint64{}, []string{"sockd"}},
+	// dns: the one AF_UNIX stream socket net.Dial makes for the bus.
+	{"socket", [6]uint64{unix.AF_UNIX, unix.SOCK_STREAM | unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK}, []string{"dns"}},
+	{"socket", [6]uint64{unix.AF_UNIX, unix.SOCK_DGRAM | unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK}, nil},
+	{"socket", [6]uint64{unix.AF_UNIX, unix.SOCK_STREAM | unix.SOCK_CLOEXEC}, nil},
+	{"connect", [6]uint64{}, []string{"sockd", "dns"}},
 	// Only sockd names destinations: the engine holds packet sockets and
 	// must not be able to send on them.
 	{"sendto", [6]uint64{}, []string{"sockd", "ifch"}},
-	{"sendmsg", [6]uint64{}, []string{"sockd"}},
+	{"sendmsg", [6]uint64{}, []string{"sockd", "dns"}},
 	{"sendmmsg", [6]uint64{}, nil},
 	{"openat", [6]uint64{atFDCWD}, []string{"engine"}},
 	{"openat", [6]uint64{3}, nil},
@@ -143,6 +147,7 @@ func TestPolicyShape(t *testing.T) {
 		"sockd":      {"CAP_NET_RAW", "CAP_NET_BIND_SERVICE"},
 		"ifch":       {"CAP_NET_ADMIN"},
 		"hostname":   {"CAP_SYS_ADMIN"},
+		"dns":        nil,
 	}
 	for _, p := range policies.All() {
 		if err := p.Validate(); err != nil {

@@ -49,6 +49,9 @@ func applyLandlock(l Landlock) error {
 	if len(l.RWFiles) > 0 {
 		rules = append(rules, landlock.RWFiles(l.RWFiles...))
 	}
+	if len(l.ConnectUnix) > 0 {
+		rules = append(rules, landlock.PathAccess(llsys.AccessFSResolveUnix, l.ConnectUnix...))
+	}
 	for _, p := range l.BindTCP {
 		rules = append(rules, landlock.BindTCP(p))
 	}

@@ -71,6 +71,9 @@ type Landlock struct {
 	RWDirs  []string `json:"rw_dirs,omitempty"`
 	ROFiles []string `json:"ro_files,omitempty"`
 	RWFiles []string `json:"rw_files,omitempty"`
+	// ConnectUnix are the pathname UNIX sockets the role may connect to
+	// (resolve_unix, ABI 9; older kernels do not govern that connect).
+	ConnectUnix []string `json:"connect_unix,omitempty"`
 	// BindTCP and ConnectTCP are the TCP ports the role may bind and
 	// connect to (ABI 4).
 	BindTCP    []uint16 `json:"bind_tcp,omitempty"`
@@ -198,7 +201,7 @@ func (p *Policy) Validate() error {
 	if p.Umask > 0o777 {
 		return bad("umask %#o out of range", p.Umask)
 	}
-	for _, list := range [][]string{p.Landlock.RODirs, p.Landlock.RWDirs, p.Landlock.ROFiles, p.Landlock.RWFiles} {
+	for _, list := range [][]string{p.Landlock.RODirs, p.Landlock.RWDirs, p.Landlock.ROFiles, p.Landlock.RWFiles, p.Landlock.ConnectUnix} {
 		for _, path := range list {
 			if !strings.HasPrefix(path, "/") {
 				return bad("landlock path %q is not absolute", path)

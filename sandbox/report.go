@@ -105,6 +105,7 @@ func (r PolicyReport) WriteText(w io.Writer) {
 	row("rw dirs", ll.RWDirs)
 	row("ro files", ll.ROFiles)
 	row("rw files", ll.RWFiles)
+	row("unix connect", ll.ConnectUnix)
 	row("tcp bind", portList(ll.BindTCP))
 	row("tcp connect", portList(ll.ConnectTCP))
 	row("udp bind", portList(ll.BindUDP))

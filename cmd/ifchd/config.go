@@ -12,6 +12,8 @@ import (
 
 	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/conf"
+	cfgpkg "github.com/ndhc-go/ndhc/internal/config"
+	"github.com/ndhc-go/ndhc/internal/dnsrole"
 	"github.com/ndhc-go/ndhc/internal/ifchrole"
 	"github.com/ndhc-go/ndhc/internal/logging"
 	"github.com/ndhc-go/ndhc/policies"
@@ -27,6 +29,7 @@ type config struct {
 	socketUser  string
 	socketGroup string
 	resolvConf  string
+	dns         string
 	routeMetric int
 
 	maxConns    int
@@ -110,6 +113,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.socketGroup, "socket-group", "root", "socket file group (`GROUP` name or gid)")
 	fs.Var(&c.allows, "allow", "let a uid (or user name) change interfaces, with addresses in the ranges (\"any\" or none: any range) and the permissions dns, routes, mtu (or none; all when left out): `UID:IFACE[,IFACE...][:RANGES[:PERMS]]`; repeat, or separate entries with spaces, for more uids")
 	fs.StringVar(&c.resolvConf, "resolv-conf", "", "rewrite `PATH` (with PATH.head and PATH.tail) from the leases; empty: never")
+	fs.StringVar(&c.dns, "dns", "auto", "where DNS servers go: file (-resolv-conf; a symlink is refused), none, or auto (file, unless -resolv-conf is systemd-resolved's own file while it runs: ifchd has no dns role to reach it, so it refuses to start); resolved is ndhc's alone")
 	fs.IntVar(&c.routeMetric, "route-metric", 0, "metric of the routes ifchd installs (0: 1024)")
 	fs.IntVar(&c.maxConns, "max-conns", 16, "most connections at once (the sandbox allows 32 descriptors)")
 	fs.IntVar(&c.maxPerUID, "max-conns-per-uid", 4, "most connections at once from one uid")
@@ -195,10 +199,35 @@ func (c *config) validate() error {
 			return fmt.Errorf("ifchd: -%s must be at least 1", n.name)
 		}
 	}
+	if err := c.decideDNS(dnsrole.DefaultPaths); err != nil {
+		return err
+	}
 	layers, err := sandbox.ParseLayers(c.degrade)
 	if err != nil {
 		return fmt.Errorf("ifchd: -allow-degraded-sandbox: %w", err)
 	}
 	c.degradeLayers = layers
+	return nil
+}
+
+// decideDNS applies -dns: ifchd writes the -resolv-conf file or nothing.
+// It has no dns role (ndhc's way to systemd-resolved), so a host where
+// resolv.conf is resolved's own file is refused rather than overwritten.
+func (c *config) decideDNS(p dnsrole.Paths) error {
+	mode, err := dnsrole.ParseMode(c.dns)
+	if err != nil {
+		return fmt.Errorf("ifchd: -%w", err)
+	}
+	if mode == cfgpkg.DNSResolved {
+		return errors.New("ifchd: -dns resolved: ifchd has no dns role to reach systemd-resolved; run ndhc without --ifchd (its ifch hands DNS to resolved through its dns role), or give -resolv-conf a file of ifchd's own")
+	}
+	p.ResolvConf = c.resolvConf
+	mode, why := dnsrole.Decide(mode, p)
+	switch mode {
+	case cfgpkg.DNSNone:
+		c.resolvConf = ""
+	case cfgpkg.DNSResolved:
+		return fmt.Errorf("ifchd: -dns auto: %s; ifchd would overwrite it and has no dns role to reach resolved: use -dns none, or -resolv-conf of a file of ifchd's own", why)
+	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/conf"
 	"github.com/ndhc-go/ndhc/internal/config"
+	"github.com/ndhc-go/ndhc/internal/dnsrole"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/logging"
@@ -53,6 +54,7 @@ type clientFlags struct {
 	// ifch
 	ifchd          string
 	resolvConf     string
+	dns            string
 	routeMetric    int
 	allowRanges    string
 	allowLinkLocal bool
@@ -95,6 +97,7 @@ func newClientFlags() *clientFlags {
 	fs.BoolVar(&c.relentless, "relentless-defense", false, "defend the address forever instead of giving it up on a second conflict (RFC 5227 2.4 (c))")
 	fs.StringVar(&c.ifchd, "ifchd", "", "use the standalone ifchd listening on this socket instead of spawning ifch")
 	fs.StringVar(&c.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolv.conf to rewrite with the lease's DNS servers (empty: leave alone); PATH.head and PATH.tail are copied around the generated lines")
+	fs.StringVar(&c.dns, "dns", "auto", "where the lease's DNS servers and search domains go: file (--resolv-conf; a symlink is refused), resolved (systemd-resolved over D-Bus, through the dns role), none, or auto (resolved when it runs and resolv.conf is its file, file otherwise)")
 	fs.IntVar(&c.routeMetric, "route-metric", 0, "metric of the routes ifch installs (0: ifch's default)")
 	fs.StringVar(&c.allowRanges, "allow-ranges", "", "comma-separated prefixes the leased address must fall in (empty: any unicast)")
 	fs.BoolVar(&c.allowLinkLocal, "allow-link-local", false, "accept 169.254/16 leases")
@@ -185,6 +188,13 @@ func (c *clientFlags) validate() error {
 	if c.setHostname && c.ifchd != "" {
 		return errors.New("set-hostname: with --ifchd, ifchd sets the hostname (or not); ndhc spawns no ifch to ask")
 	}
+	mode, err := dnsrole.ParseMode(c.dns)
+	if err != nil {
+		return err
+	}
+	if mode == config.DNSResolved && c.ifchd != "" {
+		return errors.New("dns resolved: with --ifchd, ifchd handles DNS (its own --dns); ndhc spawns no ifch to ask")
+	}
 	if c.ifchd != "" && !strings.HasPrefix(c.ifchd, "/") {
 		return fmt.Errorf("ifchd %q: want an absolute socket path", c.ifchd)
 	}
@@ -255,10 +265,21 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger, stderr io.W
 			Classless: c.classless, MinRoutePrefix: c.minRoute,
 		},
 	}
+	// The DNS decision, taken once, here: ifch writes the file only in
+	// file mode, and hands the data to the dns role in resolved mode.
+	mode, _ := dnsrole.ParseMode(c.dns) // checked by validate
+	paths := dnsrole.DefaultPaths
+	paths.ResolvConf = c.resolvConf
+	mode, why := dnsrole.Decide(mode, paths)
+	ic.DNS = mode
+	if mode != config.DNSFile {
+		ic.ResolvConf = ""
+	}
+	dc := config.DNS{Log: lg, Socket: c.roles.settings.BusSocketInChroot(), Mode: mode, Why: why}
 	eng.Limits = ifch.Policy{MinMTU: c.mtuFloor, Classless: c.classless, MinRoutePrefix: c.minRoute, AllowOffLinkRouter: c.allowOffLink}
 	sc := &supervisor.Config{
 		Log: log, Stderr: stderr, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd, OneShotTimeout: c.timeout,
-		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg},
+		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg}, DNS: dc,
 	}
 	if c.eventFD > 0 {
 		ev, err := event.OpenFD(c.eventFD)

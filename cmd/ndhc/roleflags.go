@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"path/filepath"
 
 	"github.com/ndhc-go/ndhc/internal/roles"
 	"github.com/ndhc-go/ndhc/sandbox"
@@ -24,6 +26,7 @@ func addRoleFlags(fs *flag.FlagSet) *roleFlags {
 	}
 	fs.StringVar(&r.settings.StateDir, "state-dir", r.settings.StateDir, "state directory: the engine's chroot, owned by the engine user")
 	fs.StringVar(&r.settings.EmptyDir, "empty-dir", r.settings.EmptyDir, "empty root-owned directory: the chroot of the other roles")
+	fs.StringVar(&r.settings.BusSocket, "dbus-socket", r.settings.BusSocket, "system bus socket the dns role connects to with --dns resolved; its directory is the role's chroot")
 	fs.StringVar(&r.layers, "allow-degraded-sandbox", "", "comma-separated sandbox layers that may be missing (landlock, seccomp); logged loudly")
 	return r
 }
@@ -32,6 +35,9 @@ func addRoleFlags(fs *flag.FlagSet) *roleFlags {
 func (r *roleFlags) parse() error {
 	for name, u := range r.users {
 		r.settings.Users[name] = *u
+	}
+	if !filepath.IsAbs(r.settings.BusSocket) || filepath.Dir(r.settings.BusSocket) == "/" {
+		return fmt.Errorf("dbus-socket %q: want an absolute path in a directory other than /", r.settings.BusSocket)
 	}
 	var err error
 	r.degrade, err = sandbox.ParseLayers(r.layers)

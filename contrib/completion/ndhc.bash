@@ -35,12 +35,14 @@ _ndhc_value()
     case $flag in
         i | interface)
             COMPREPLY=($(compgen -W "$(_ndhc_ifaces)" -- "$cur")) ;;
-        c | config | resolv-conf | ifchd | socket)
+        c | config | resolv-conf | ifchd | socket | dbus-socket)
             COMPREPLY=($(compgen -f -- "$cur")) ;;
         state-dir | empty-dir)
             COMPREPLY=($(compgen -d -- "$cur")) ;;
         arp-mode)
             COMPREPLY=($(compgen -W "fast rfc5227 off" -- "$cur")) ;;
+        dns)
+            COMPREPLY=($(compgen -W "auto file resolved none" -- "$cur")) ;;
         classless-routes)
             COMPREPLY=($(compgen -W "on off no-default" -- "$cur")) ;;
         clientid)
@@ -51,7 +53,7 @@ _ndhc_value()
             COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")) ;;
         allow-degraded-sandbox)
             COMPREPLY=($(compgen -W "landlock seccomp landlock,seccomp" -- "$cur")) ;;
-        supervisor-user | engine-user | sockd-user | ifch-user | hostname-user | socket-owner)
+        supervisor-user | engine-user | sockd-user | ifch-user | hostname-user | dns-user | socket-owner)
             COMPREPLY=($(compgen -u -- "$cur")) ;;
         socket-group)
             COMPREPLY=($(compgen -g -- "$cur")) ;;
@@ -71,9 +73,10 @@ _ndhc()
     local cur prev
     _ndhc_words
     COMPREPLY=()
-    local roles="supervisor engine sockd ifch hostname"
+    local roles="supervisor engine sockd ifch hostname dns"
     local role_flags="--json --allow-degraded-sandbox --state-dir --empty-dir
-        --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user"
+        --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
+        --dns-user --dbus-socket"
     local client_flags="--interface --config --oneshot --timeout --release-on-exit
         --clientid --hostname --vendor-class --request --set-hostname
         --arp-mode --arp-wait --relentless-defense --resolv-conf --route-metric
@@ -81,6 +84,7 @@ _ndhc()
         --mtu-floor --classless-routes --min-route-prefix --ifchd --event-fd --ready-fd
         --log-format --log-level --allow-degraded-sandbox --state-dir --empty-dir
         --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
+        --dns --dns-user --dbus-socket
         -i -c -q --help"
 
     _ndhc_value && return 0
@@ -127,7 +131,7 @@ _ifchd()
         --mtu-floor --allow-link-local --allow-offlink-router --classless-routes
         --min-route-prefix --max-routes --max-dns --max-search --max-conns
         --max-conns-per-uid --idle-timeout --ifch-user --empty-dir
-        --allow-degraded-sandbox --log-format --log-level --help" -- "$cur"))
+        --allow-degraded-sandbox --log-format --log-level --dns --help" -- "$cur"))
     return 0
 }
 

@@ -33,6 +33,13 @@ type HostnameSetter interface {
 	SetHostname(name string) error
 }
 
+// LinkDNS takes DNS servers and search domains per link, as
+// systemd-resolved does; RevertLink drops what was set on a link.
+type LinkDNS interface {
+	SetLinkDNS(ifindex int, servers []netip.Addr, search []string) error
+	RevertLink(ifindex int) error
+}
+
 // Config configures an Applier. Every field is optional.
 type Config struct {
 	// Metric is the priority of every route ifch installs, and part of
@@ -42,6 +49,9 @@ type Config struct {
 	Resolv *ResolvConf
 	// Hostname, when not nil, receives validated hostnames.
 	Hostname HostnameSetter
+	// LinkDNS, when not nil, receives each link's DNS servers and search
+	// list (systemd-resolved through the dns role).
+	LinkDNS LinkDNS
 	// Log receives one line per change; nil discards.
 	Log *slog.Logger
 }
@@ -154,7 +164,7 @@ func (a *Applier) Configure(c *ifch.Configure) error {
 	}
 	// The search list is the request's: the engine decides what it holds
 	// (engine.ConfigureFor); the domain field is informational.
-	if err := a.setResolv(m, c.DNS, c.Search); err != nil {
+	if err := a.setResolv(l, m, c.DNS, c.Search); err != nil {
 		return err
 	}
 	if c.Hostname != "" && a.cfg.Hostname != nil && c.Hostname != m.hostname {
@@ -182,7 +192,7 @@ func (a *Applier) Deconfigure(name string) error {
 		return err
 	}
 	m.origMTU = 0
-	return a.setResolv(m, nil, nil)
+	return a.setResolv(l, m, nil, nil)
 }
 
 // Up sets the link administratively up.
@@ -387,13 +397,26 @@ func desiredRoutes(c *ifch.Configure) []Route {
 	return rs
 }
 
-// setResolv records the link's DNS data and rewrites resolv.conf from all
-// links when it changed.
-func (a *Applier) setResolv(m *linkMemo, dns []netip.Addr, search []string) error {
+// setResolv records the link's DNS data and, when it changed, hands it to
+// LinkDNS and rewrites resolv.conf from all links.
+func (a *Applier) setResolv(l Link, m *linkMemo, dns []netip.Addr, search []string) error {
 	if slices.Equal(m.dns, dns) && slices.Equal(m.search, search) {
 		return nil
 	}
 	m.dns, m.search = slices.Clone(dns), slices.Clone(search)
+	if a.cfg.LinkDNS != nil {
+		var err error
+		if len(dns) == 0 && len(search) == 0 {
+			err = a.cfg.LinkDNS.RevertLink(l.Index)
+		} else {
+			err = a.cfg.LinkDNS.SetLinkDNS(l.Index, dns, search)
+		}
+		if err != nil {
+			m.dns, m.search = nil, nil // unknown: send again next time
+			return errors.Join(ifch.ErrApply, fmt.Errorf("ifch: DNS not handed to systemd-resolved (the interface is configured): %w", err))
+		}
+		a.cfg.Log.Info("DNS handed to systemd-resolved", "iface", l.Name, "servers", len(dns), "search", len(search))
+	}
 	if a.cfg.Resolv == nil {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // maxResolvSize bounds what is read of resolv.conf and of its head and tail
@@ -43,8 +44,15 @@ type ResolvConf struct {
 // does not exist and setting mode 0644 on it otherwise, and reads the
 // optional head and tail files (path+".head", path+".tail"; a missing one is
 // empty). Call it before entering the sandbox.
+//
+// A symlink at path is refused (O_NOFOLLOW on the last component): on a
+// host where /etc/resolv.conf links to another tool's file (systemd-resolved's
+// stub-resolv.conf, say), rewriting it would overwrite that tool's file.
 func OpenResolvConf(path string) (*ResolvConf, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, symlinkError(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ifch: resolv.conf: %w", err)
 	}
@@ -67,6 +75,16 @@ func OpenResolvConf(path string) (*ResolvConf, error) {
 		return nil, fmt.Errorf("ifch: resolv.conf: %w", err)
 	}
 	return NewResolvConf(f, head, tail)
+}
+
+// symlinkError names the symlink's target and the ways out.
+func symlinkError(path string) error {
+	target, err := os.Readlink(path)
+	if err != nil {
+		target = "(unreadable: " + err.Error() + ")"
+	}
+	return fmt.Errorf("ifch: resolv.conf: %s is a symlink to %s, another tool's file: refusing to overwrite it; "+
+		"use --dns resolved where that tool is systemd-resolved, or --resolv-conf naming the real file to take it over", path, target)
 }
 
 // NewResolvConf wraps an open, writable regular file. head and tail are

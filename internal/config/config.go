@@ -92,11 +92,39 @@ type Ifch struct {
 	// Policy is what ifch accepts from the engine; its Interfaces are
 	// exactly Link.Name.
 	Policy ifch.Policy `json:"policy"`
+	// DNS is the decided DNS mode (file, resolved or none; never auto).
+	// With resolved, ifch sends each link's DNS data to the dns role
+	// and writes no file.
+	DNS DNSMode `json:"dns,omitempty"`
 }
 
 // Hostname is the hostname role's configuration.
 type Hostname struct {
 	Log Log `json:"log"`
+}
+
+// DNSMode is where the lease's DNS servers and search domains go
+// (--dns).
+type DNSMode string
+
+// DNS modes.
+const (
+	DNSAuto     DNSMode = "auto"
+	DNSFile     DNSMode = "file"
+	DNSResolved DNSMode = "resolved"
+	DNSNone     DNSMode = "none"
+)
+
+// DNS is the dns role's configuration, and the supervisor's record of
+// the decision.
+type DNS struct {
+	Log Log `json:"log"`
+	// Socket is the system bus socket's path inside the role's chroot.
+	Socket string `json:"socket"`
+	// Mode and Why are the decision --dns led to (Mode never auto), for
+	// the start-up log and `ndhc show`; the role does not use them.
+	Mode DNSMode `json:"mode,omitempty"`
+	Why  string  `json:"why,omitempty"`
 }
 
 // Role is any role's configuration: what the role's logger needs.
@@ -117,3 +145,6 @@ func (c *Ifch) Logging() (Log, string) { return c.Log, c.Link.Name }
 
 // Logging implements Role.
 func (c *Hostname) Logging() (Log, string) { return c.Log, "" }
+
+// Logging implements Role.
+func (c *DNS) Logging() (Log, string) { return c.Log, "" }

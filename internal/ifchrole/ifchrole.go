@@ -12,6 +12,7 @@ import (
 
 	"github.com/ndhc-go/ndhc/ifch/apply"
 	"github.com/ndhc-go/ndhc/internal/config"
+	"github.com/ndhc-go/ndhc/internal/dnsrole"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/hostname"
 )
@@ -26,10 +27,10 @@ type Role struct {
 }
 
 // Open opens what the role needs before its sandbox: the netlink handle,
-// resolv.conf, and the client of the hostname role when hostnameConn is
-// not nil. The applier and the server loop log to applyLog, which must
+// resolv.conf, the client of the hostname role when hostnameConn is not
+// nil, and that of the dns role when dnsConn is not nil (--dns resolved). The applier and the server loop log to applyLog, which must
 // not name the interface: they name it in each line.
-func Open(cfg *config.Ifch, hostnameConn *net.UnixConn, applyLog *slog.Logger) (*Role, error) {
+func Open(cfg *config.Ifch, hostnameConn, dnsConn *net.UnixConn, applyLog *slog.Logger) (*Role, error) {
 	k, err := apply.OpenNetlink()
 	if err != nil {
 		return nil, err
@@ -44,6 +45,9 @@ func Open(cfg *config.Ifch, hostnameConn *net.UnixConn, applyLog *slog.Logger) (
 	}
 	if hostnameConn != nil {
 		acfg.Hostname = &hostname.Client{Conn: hostnameConn}
+	}
+	if dnsConn != nil {
+		acfg.LinkDNS = &dnsrole.Client{Conn: dnsConn}
 	}
 	return &Role{cfg: cfg, applier: apply.New(k, acfg), applyLog: applyLog}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/mdlayher/socket"
 
 	"github.com/ndhc-go/ndhc/internal/config"
+	"github.com/ndhc-go/ndhc/internal/dnsrole"
 	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
@@ -40,6 +41,7 @@ const (
 	Sockd      = "sockd"
 	Ifch       = "ifch"
 	Hostname   = "hostname"
+	DNS        = "dns"
 )
 
 // Names of the descriptors the supervisor hands the roles: the two ends
@@ -49,6 +51,7 @@ const (
 	fileSockd    = Sockd
 	fileIfch     = Ifch
 	fileHostname = Hostname
+	fileDNS      = DNS
 	fileLinks    = "links"
 )
 
@@ -72,6 +75,7 @@ type Role struct {
 var All = []Role{
 	{Name: Supervisor, Policy: policies.Supervisor},
 	{Name: Hostname, Policy: policies.Hostname, Optional: true, Controls: hostnameControls, run: runHostname},
+	{Name: DNS, Policy: policies.DNS, Optional: true, Controls: dnsControls, run: runDNS},
 	{Name: Ifch, Policy: policies.Ifch, Controls: ifchControls, run: runIfch},
 	{Name: Sockd, Policy: policies.Sockd, Controls: sockdControls, run: runSockd},
 	{Name: Engine, Policy: policies.Engine, Controls: engineControls, run: runEngine},
@@ -245,9 +249,16 @@ func runIfch(in *sandbox.Inherited) int {
 				return nil, err
 			}
 		}
+		var dc *net.UnixConn
+		if cfg.DNS == config.DNSResolved {
+			var err error
+			if dc, err = c.conn(fileDNS); err != nil {
+				return nil, err
+			}
+		}
 		// Everything ifch touches is opened now, as root, before the
 		// sandbox. The applier names the interface of each change itself.
-		r, err := ifchrole.Open(&cfg, hc, NewLogger(os.Stderr, in.Role, "", cfg.Log))
+		r, err := ifchrole.Open(&cfg, hc, dc, NewLogger(os.Stderr, in.Role, "", cfg.Log))
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +270,16 @@ func runHostname(in *sandbox.Inherited) int {
 	var cfg config.Hostname
 	return serveRole(in, &cfg, fileIfch, func(*child) (func(*net.UnixConn, *slog.Logger) int, error) {
 		return hostname.Run, nil
+	})
+}
+
+// runDNS is the dns role: it connects to the system bus only once it is
+// sandboxed, so that the bus credits the connection to its own
+// unprivileged user (see package dnsrole).
+func runDNS(in *sandbox.Inherited) int {
+	var cfg config.DNS
+	return serveRole(in, &cfg, fileIfch, func(*child) (func(*net.UnixConn, *slog.Logger) int, error) {
+		return func(conn *net.UnixConn, log *slog.Logger) int { return dnsrole.Run(conn, cfg.Socket, log) }, nil
 	})
 }
 

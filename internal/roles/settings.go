@@ -24,16 +24,21 @@ type Settings struct {
 	StateDir string
 	// EmptyDir is the chroot of every other role: empty and root-owned.
 	EmptyDir string
+	// BusSocket is the system bus's socket (--dbus-socket): the dns
+	// role's chroot is its directory.
+	BusSocket string
 
 	// engineRoot is the engine's chroot once PrepareInstance or
 	// PrepareAudit chose it.
 	engineRoot string
+	// auditing: PrepareAudit ran (see busChroot).
+	auditing bool
 }
 
 // DefaultSettings are the users of the policies and the default
 // directories.
 func DefaultSettings() *Settings {
-	s := &Settings{Users: map[string]string{}, StateDir: policies.StateDir, EmptyDir: policies.EmptyDir}
+	s := &Settings{Users: map[string]string{}, StateDir: policies.StateDir, EmptyDir: policies.EmptyDir, BusSocket: policies.BusSocket}
 	for _, r := range All {
 		s.Users[r.Name] = r.Policy().User
 	}
@@ -65,6 +70,8 @@ func (s *Settings) Policy(name string) (sandbox.Policy, error) {
 		if p.Chroot == "" {
 			p.Chroot = filepath.Join(s.StateDir, "IFACE")
 		}
+	} else if p.Chroot == policies.BusDir {
+		p.Chroot, p.Landlock.ConnectUnix = s.busChroot()
 	} else {
 		p.Chroot = s.EmptyDir
 	}
@@ -120,6 +127,23 @@ func (s *Settings) PrepareAudit() (func(), error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s.engineRoot = dir
+	s.engineRoot, s.auditing = dir, true
 	return func() { os.RemoveAll(dir) }, nil
 }
+
+// busChroot is the dns role's chroot, the bus socket's directory, and the
+// socket's path inside it. The audit, which connects to no bus, uses the
+// empty directory where the bus directory does not exist.
+func (s *Settings) busChroot() (string, []string) {
+	dir, base := filepath.Split(s.BusSocket)
+	dir = filepath.Clean(dir)
+	if s.auditing {
+		if _, err := os.Stat(dir); err != nil {
+			dir = s.EmptyDir
+		}
+	}
+	return dir, []string{"/" + base}
+}
+
+// BusSocketInChroot is the path the dns role connects to once chrooted.
+func (s *Settings) BusSocketInChroot() string { return "/" + filepath.Base(s.BusSocket) }

@@ -63,6 +63,9 @@ type Config struct {
 	Sockd    config.Sockd
 	Ifch     config.Ifch
 	Hostname config.Hostname
+	// DNS is the dns role's configuration (spawned when Ifch.DNS is
+	// resolved), with the decision --dns led to.
+	DNS config.DNS
 }
 
 // signals the supervisor relays, and the engine commands they become.
@@ -151,6 +154,9 @@ func (s *supervisor) run() int {
 	// The lock is held, through this descriptor, until the process ends.
 	defer inst.Close()
 	s.Engine.DUID = inst.DUID
+	if s.DNS.Mode != "" {
+		s.log.Info("DNS", "mode", s.DNS.Mode, "why", s.DNS.Why)
+	}
 	specs, err := s.specs()
 	if err != nil {
 		s.log.Error("preparing the roles", "err", err)
@@ -213,7 +219,7 @@ func (s *supervisor) run() int {
 // descriptors it is handed and its configuration.
 func (s *supervisor) specs() ([]sandbox.Spec, error) {
 	files := map[string][]sandbox.File{}
-	cfgs := map[string]any{roles.Engine: &s.Engine, roles.Sockd: &s.Sockd, roles.Ifch: &s.Ifch, roles.Hostname: &s.Hostname}
+	cfgs := map[string]any{roles.Engine: &s.Engine, roles.Sockd: &s.Sockd, roles.Ifch: &s.Ifch, roles.Hostname: &s.Hostname, roles.DNS: &s.DNS}
 	closeAll := func() {
 		for _, fs := range files {
 			for _, f := range fs {
@@ -242,6 +248,14 @@ func (s *supervisor) specs() ([]sandbox.Spec, error) {
 			// ifch asks the hostname role, the only one with
 			// CAP_SYS_ADMIN, over a channel of their own.
 			if err := pair(roles.Ifch, roles.Hostname); err != nil {
+				closeAll()
+				return nil, err
+			}
+		}
+		if s.Ifch.DNS == config.DNSResolved {
+			// ifch hands each link's DNS data to the dns role, the
+			// only one connected to the system bus.
+			if err := pair(roles.Ifch, roles.DNS); err != nil {
 				closeAll()
 				return nil, err
 			}
@@ -350,6 +364,7 @@ func (s *supervisor) watch() int {
 				}
 				if ev.Err == nil {
 					s.log.Info("engine finished")
+					s.awaitDNS(dnsSettle)
 					return exitcode.OK
 				}
 				return s.died(ev)
@@ -561,4 +576,36 @@ func linkEventSocket(ifindex int) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "netlink-links"), nil
+}
+
+// dnsSettle bounds how long a clean stop waits for the dns role: its bus
+// calls time out after dnsrole.CallTimeout each.
+const dnsSettle = 10 * time.Second
+
+// awaitDNS, on a clean stop with a dns role, waits up to d for it to exit
+// on its own: it sees ifch's channel close once the engine is done, and
+// first gives the links it configured back to systemd-resolved, which
+// closing its control channel now would cut short. Every exit seen is
+// recorded.
+func (s *supervisor) awaitDNS(d time.Duration) {
+	alive := func() bool {
+		for _, m := range s.group.Members() {
+			if m.Role == roles.DNS {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.After(d)
+	for alive() {
+		select {
+		case ev := <-s.group.Events():
+			if ev.Exited {
+				s.Events.Write(event.Record{Event: "exit", Role: ev.Member.Role, Pid: ev.Member.Pid(), Status: describe(ev)})
+			}
+		case <-deadline:
+			s.log.Warn("the dns role did not finish giving the links back to systemd-resolved; stopping it")
+			return
+		}
+	}
 }
