@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,10 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 	args := append([]string{os.Args[0], "-i", l.Client.IfName(),
 		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
 		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug", "--event-fd", "3"}, o.args...)
+	if !slices.Contains(o.args, "--control-socket") {
+		// Not the host's /run/ndhc: the lab's interface names repeat.
+		args = append(args, "--control-socket", filepath.Join(dir, "control"))
+	}
 	c.cmd = l.Client.Command(context.Background(), append(o.wrap, args...)...)
 	c.cmd.Env = append(append(os.Environ(), "NDHC_TEST_MAIN=1"), o.env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out

@@ -52,7 +52,9 @@ func (c *Conn) Send(r Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.c.Write(b)
+	if _, err = c.c.Write(b); errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		return ErrClosed
+	}
 	return err
 }
 

@@ -112,8 +112,14 @@ func NewServer(ln *net.UnixListener, gid uint32, log *slog.Logger, st State) *Se
 	return &Server{ln: ln, group: gid, log: log, cmds: make(chan Command), stop: make(chan struct{}), st: st, changed: make(chan struct{})}
 }
 
-// Commands delivers the commands peers ask for, one at a time.
-func (s *Server) Commands() <-chan Command { return s.cmds }
+// Commands delivers the commands peers ask for, one at a time; nil (a
+// channel that never delivers) for a nil Server.
+func (s *Server) Commands() <-chan Command {
+	if s == nil {
+		return nil
+	}
+	return s.cmds
+}
 
 // Update changes the live state and wakes the waiting peers.
 func (s *Server) Update(f func(*State)) {
