@@ -23,8 +23,9 @@ const usage = `usage:
   ndhc -w -i IFACE [flags]        the same, detached once the first lease is configured
   ndhc status -i IFACE [--json]   show the saved lease
   ndhc show -i IFACE [--json]     the running client's live state (control socket)
-  ndhc renew|release|rebind -i IFACE [--wait]
-                                  hand the running client a command (root)
+  ndhc renew -i IFACE [--wait]    renew the lease now (root)
+  ndhc release -i IFACE [--wait]  release the lease (root)
+  ndhc rebind -i IFACE [--wait]   rebind now: ask any server (root)
   ndhc wait -i IFACE [--timeout D] [--json]
                                   exit 0 once IFACE is bound and configured, 5 on timeout
   ndhc policy [ROLE] [--json]     print the sandbox policy of every role (or one)

@@ -35,7 +35,7 @@ _ndhc_value()
     case $flag in
         i | interface)
             COMPREPLY=($(compgen -W "$(_ndhc_ifaces)" -- "$cur")) ;;
-        c | config | resolv-conf | ifchd | socket)
+        c | config | resolv-conf | ifchd | socket | control-socket)
             COMPREPLY=($(compgen -f -- "$cur")) ;;
         state-dir | empty-dir)
             COMPREPLY=($(compgen -d -- "$cur")) ;;
@@ -53,7 +53,7 @@ _ndhc_value()
             COMPREPLY=($(compgen -W "landlock seccomp landlock,seccomp" -- "$cur")) ;;
         supervisor-user | engine-user | sockd-user | ifch-user | hostname-user | socket-owner)
             COMPREPLY=($(compgen -u -- "$cur")) ;;
-        socket-group)
+        socket-group | control-group)
             COMPREPLY=($(compgen -g -- "$cur")) ;;
         timeout | arp-wait | hostname | vendor-class | request | route-metric | \
             allow-ranges | min-prefix | mtu-floor | min-route-prefix | event-fd | ready-fd | \
@@ -81,7 +81,8 @@ _ndhc()
         --mtu-floor --classless-routes --min-route-prefix --ifchd --event-fd --ready-fd
         --log-format --log-level --allow-degraded-sandbox --state-dir --empty-dir
         --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
-        -i -c -q --help"
+        --control-socket --control-group --wait
+        -i -c -q -w --help"
 
     _ndhc_value && return 0
 
@@ -90,6 +91,12 @@ _ndhc()
     case $sub in
         status)
             COMPREPLY=($(compgen -W "--interface -i --json --state-dir" -- "$cur")) ;;
+        show)
+            COMPREPLY=($(compgen -W "--interface -i --json --control-socket" -- "$cur")) ;;
+        wait)
+            COMPREPLY=($(compgen -W "--interface -i --json --control-socket --timeout" -- "$cur")) ;;
+        renew | release | rebind)
+            COMPREPLY=($(compgen -W "--interface -i --json --control-socket --wait --timeout" -- "$cur")) ;;
         policy)
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$role_flags --users" -- "$cur"))
@@ -105,7 +112,7 @@ _ndhc()
         version) ;;
         *)
             if ((COMP_CWORD == 1)) && [[ $cur != -* ]]; then
-                COMPREPLY=($(compgen -W "status policy audit version" -- "$cur"))
+                COMPREPLY=($(compgen -W "status show renew release rebind wait policy audit version" -- "$cur"))
             elif [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$client_flags" -- "$cur"))
             fi ;;
