@@ -139,7 +139,7 @@ func controlCmd(cmd string, args []string, out io.Writer) int {
 	}
 	// The change the command leads to: a lease obtained after the one
 	// held before (renew, rebind), or the release done.
-	return c.stream(out, func(st *control.State) bool {
+	return c.stream(cmd, out, func(st *control.State) bool {
 		if cmd == "release" {
 			return st.State == "RELEASED"
 		}
@@ -168,21 +168,21 @@ func (c *controlFlags) waitBound(out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "ndhc wait: --timeout must be more than 0")
 		return exitcode.Usage
 	}
-	return c.stream(out, (*control.State).Bound)
+	return c.stream("wait", out, (*control.State).Bound)
 }
 
 // stream asks for a wait and reads states until done says so (exit 0),
 // the timeout passes (exit 5) or the daemon goes away (exit 1). The
 // connection is retried while the socket does not exist yet.
-func (c *controlFlags) stream(out io.Writer, done func(*control.State) bool) int {
+func (c *controlFlags) stream(name string, out io.Writer, done func(*control.State) bool) int {
 	deadline := time.Now().Add(c.timeout)
 	conn, err := control.Dial(c.socket, c.timeout)
 	if err != nil {
 		if time.Now().Before(deadline) {
-			fmt.Fprintf(os.Stderr, "ndhc wait: %v\n", err)
+			fmt.Fprintf(os.Stderr, "ndhc %s: %v\n", name, err)
 			return exitcode.Failure
 		}
-		fmt.Fprintf(os.Stderr, "ndhc wait: no client listening on %s within %v\n", c.socket, c.timeout)
+		fmt.Fprintf(os.Stderr, "ndhc %s: no client listening on %s within %v\n", name, c.socket, c.timeout)
 		return exitcode.NoLease
 	}
 	defer conn.Close()
@@ -190,7 +190,7 @@ func (c *controlFlags) stream(out io.Writer, done func(*control.State) bool) int
 	// timeout is the client's to see, not a close to guess about.
 	ms := min(max(time.Until(deadline).Milliseconds(), 1)+1000, control.MaxWait.Milliseconds())
 	if err := conn.Send(control.Request{Op: control.Wait, TimeoutMS: ms}); err != nil {
-		fmt.Fprintf(os.Stderr, "ndhc wait: %v\n", err)
+		fmt.Fprintf(os.Stderr, "ndhc %s: %v\n", name, err)
 		return exitcode.Failure
 	}
 	var last *control.State
@@ -201,17 +201,17 @@ func (c *controlFlags) stream(out io.Writer, done func(*control.State) bool) int
 			if c.asJSON && last != nil {
 				printState(out, last, true)
 			}
-			fmt.Fprintf(os.Stderr, "ndhc wait: %s not bound within %v\n", c.iface, c.timeout)
+			fmt.Fprintf(os.Stderr, "ndhc %s: %s: not done within %v\n", name, c.iface, c.timeout)
 			return exitcode.NoLease
 		case err != nil:
-			fmt.Fprintf(os.Stderr, "ndhc wait: %v\n", err)
+			fmt.Fprintf(os.Stderr, "ndhc %s: %v\n", name, err)
 			return exitcode.Failure
 		}
-		if code := replyError("wait", r, nil); code != exitcode.OK {
+		if code := replyError(name, r, nil); code != exitcode.OK {
 			return code
 		}
 		if r.Status != control.StatusOK {
-			fmt.Fprintf(os.Stderr, "ndhc wait: unexpected %s reply\n", r.Status)
+			fmt.Fprintf(os.Stderr, "ndhc %s: unexpected %s reply\n", name, r.Status)
 			return exitcode.Failure
 		}
 		last = r.State

@@ -352,14 +352,14 @@ func (s *Server) wait(conn *net.UnixConn, timeout time.Duration) {
 		conn.Close()
 		<-gone
 	}()
-	var last uint64
+	sent, last := false, uint64(0)
 	for {
 		st, changed := s.snapshot()
-		if st.Seq != last || last == 0 {
+		if !sent || st.Seq != last {
 			if !s.reply(conn, Reply{Status: StatusOK, State: &st}) {
 				return
 			}
-			last = st.Seq
+			sent, last = true, st.Seq
 		}
 		select {
 		case <-changed:
