@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ndhc-go/ndhc/internal/control"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 )
 
@@ -48,5 +53,33 @@ func TestControlFlags(t *testing.T) {
 	var out bytes.Buffer
 	if code := controlCmd("show", []string{"-i", "eth0", "--control-socket", t.TempDir() + "/none"}, &out); code != exitcode.Failure {
 		t.Errorf("show without a client: exit %d", code)
+	}
+}
+
+// TestPrintState: the human form names every part of the state; the JSON
+// form is one line that decodes back.
+func TestPrintState(t *testing.T) {
+	at := time.Now().UTC().Truncate(time.Second)
+	st := &control.State{
+		Interface: "eth0", State: "BOUND", Configured: true, Address: netip.MustParsePrefix("10.0.0.5/24"),
+		Server: netip.MustParseAddr("10.0.0.1"), Router: netip.MustParseAddr("10.0.0.254"),
+		Obtained: at, T1: at.Add(time.Minute), T2: at.Add(2 * time.Minute), Expiry: at.Add(3 * time.Minute),
+		Roles:     []control.Role{{Name: "engine", Pid: 42, Uid: 101, Caps: "none", NoNewPrivs: 1, Seccomp: 2, SeccompInstructions: 80, LandlockABI: 6}},
+		LastError: &control.Failure{Event: "refused", Cause: "out-of-range", Time: at},
+		Renewals:  3, Started: at,
+	}
+	var out bytes.Buffer
+	printState(&out, st, false)
+	for _, want := range []string{"state:      BOUND", "10.0.0.5/24 (configured: true)", "server:     10.0.0.1", "router:     10.0.0.254",
+		"renew (T1):", "expires:", "renewals:   3", "last error: refused out-of-range", "engine     pid 42", "landlock ABI 6"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	printState(&out, st, true)
+	var back control.State
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil || strings.Count(out.String(), "\n") != 1 || back.Address != st.Address || !back.T2.Equal(st.T2) {
+		t.Errorf("json %q: %v", out.String(), err)
 	}
 }
