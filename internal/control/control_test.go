@@ -166,6 +166,14 @@ func TestStateApply(t *testing.T) {
 	if st.Configured || st.LastError == nil || st.LastError.Cause != "out-of-range" {
 		t.Fatalf("after a refusal: %+v", st)
 	}
+	st.Apply(event.Event{Kind: event.Exiting, Reason: event.ReasonStopped}, now)
+	if st.LastError.Event != "refused" {
+		t.Fatalf("a stop counted as an error: %+v", st.LastError)
+	}
+	st.Apply(event.Event{Kind: event.Exiting, Reason: event.ReasonSocketFailed}, now)
+	if st.LastError.Event != "exiting" || st.LastError.Cause != "socket-failed" {
+		t.Fatalf("exit reason not kept: %+v", st.LastError)
+	}
 	st.Apply(event.Event{Kind: event.State, From: client.StateBound, To: client.StateReleased, Addr: pfx}, now)
 	if st.Bound() || st.State != "RELEASED" || !st.T1.IsZero() || st.Server.IsValid() {
 		t.Fatalf("after a release: %+v", st)

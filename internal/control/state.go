@@ -43,7 +43,10 @@ func (s *State) Apply(e event.Event, at time.Time) {
 		s.Configured = false
 		s.LastError = &Failure{Event: e.Kind.String(), Cause: e.Cause, Time: at.UTC()}
 	case event.Exiting:
-		s.LastError = &Failure{Event: e.Kind.String(), Cause: e.Reason.String(), Time: at.UTC()}
+		// A stop or a one-shot bind is not an error.
+		if e.Reason != event.ReasonStopped && e.Reason != event.ReasonOneShot {
+			s.LastError = &Failure{Event: e.Kind.String(), Cause: e.Reason.String(), Time: at.UTC()}
+		}
 	case event.Noted:
 		if e.Note == client.NoteConflict {
 			s.Conflicts++
