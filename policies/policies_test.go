@@ -102,7 +102,12 @@ var calls = []call{
 	{"setsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_DETACH_FILTER}, nil},
 	{"setsockopt", [6]uint64{3, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP}, nil},
 	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_TYPE}, []string{"engine", "sockd"}},
-	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_PEERCRED}, nil},
+	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_PEERCRED}, []string{"supervisor"}},
+	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, 59 /* SO_PEERGROUPS */}, []string{"supervisor"}},
+	{"getsockopt", [6]uint64{3, unix.SOL_SOCKET, unix.SO_PEERSEC}, nil},
+	{"accept4", [6]uint64{3, 0, 0, unix.SOCK_CLOEXEC | unix.SOCK_NONBLOCK}, []string{"supervisor"}},
+	{"accept4", [6]uint64{3, 0, 0, unix.SOCK_NONBLOCK}, nil},
+	{"accept", [6]uint64{}, nil},
 	{"recvfrom", [6]uint64{}, []string{"engine", "ifch", "sockd"}},
 	{"waitid", [6]uint64{}, []string{"supervisor"}},
 }

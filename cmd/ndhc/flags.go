@@ -37,6 +37,12 @@ type clientFlags struct {
 	eventFD int
 	readyFD int
 
+	// control socket and wait mode
+	controlSocket string
+	controlGroup  string
+	controlGID    uint32
+	detach        bool
+
 	// DHCP
 	hostname    string
 	vendorClass string
@@ -84,13 +90,17 @@ func newClientFlags() *clientFlags {
 	fs.TextVar(&c.format, "log-format", logging.Text, "text, json (one object a line) or journal (text lines with syslog priorities, for systemd's journal and syslog)")
 	fs.IntVar(&c.eventFD, "event-fd", -1, "write one JSON object a line to this open descriptor (a pipe or socket) for each event: role ready, state change, lease configured or refused, role exit, signal")
 	fs.IntVar(&c.readyFD, "ready-fd", -1, "write one newline to this open descriptor (a pipe or socket) and close it once the first lease is configured: s6's notification-fd (under systemd, Type=notify and $NOTIFY_SOCKET do the same)")
+	fs.StringVar(&c.controlSocket, "control-socket", "", "control socket for ndhc show, renew, release, rebind and wait (default /run/ndhc/IFACE/control; none: no socket)")
+	fs.StringVar(&c.controlGroup, "control-group", "root", "group (name or number) whose members may query the control socket (show, wait); root: root only")
+	fs.BoolVar(&c.detach, "wait", false, "detach, and exit 0 once the first lease is configured (like dhcpcd -w); 5 after --timeout (also -w)")
+	fs.BoolVar(&c.detach, "w", false, "short for --wait")
 	fs.StringVar(&c.hostname, "hostname", "", "host name to send to the server (option 12)")
 	fs.StringVar(&c.vendorClass, "vendor-class", "", "vendor class identifier to send (option 60)")
 	fs.StringVar(&c.clientID, "clientid", "duid", "client identifier: duid (RFC 4361, kept in the state directory), mac, or string:TEXT")
 	fs.StringVar(&c.request, "request", "", "address to ask for in DHCPDISCOVER (option 50)")
 	fs.BoolVar(&c.oneShot, "oneshot", false, "exit after the first lease is bound, leaving it configured (also -q)")
 	fs.BoolVar(&c.oneShot, "q", false, "short for --oneshot")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "one-shot: give up after this long without a lease, exit 5 (0: never)")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "one-shot and --wait: give up after this long without a lease, exit 5 (0: never)")
 	fs.BoolVar(&c.releaseExit, "release-on-exit", false, "send DHCPRELEASE and deconfigure on SIGTERM/SIGINT")
 	fs.StringVar(&c.arpMode, "arp-mode", "fast", "address conflict check before binding: fast, rfc5227 or off")
 	fs.DurationVar(&c.arpWait, "arp-wait", 0, "fast mode: how long to wait for an answer to the probe (0: default)")
@@ -128,7 +138,7 @@ func (c *clientFlags) parse(args []string) error {
 	if c.config != "" {
 		// Short names alias long ones: a short flag on the command line
 		// also wins over the long key in the file.
-		if err := conf.Load(c.fs, c.config, map[string]string{"i": "interface", "c": "config", "q": "oneshot"}); err != nil {
+		if err := conf.Load(c.fs, c.config, map[string]string{"i": "interface", "c": "config", "q": "oneshot", "w": "wait"}); err != nil {
 			return err
 		}
 	}
@@ -207,6 +217,22 @@ func (c *clientFlags) validate() error {
 	if c.readyFD == 0 || c.readyFD == 2 || c.readyFD < -1 || (c.readyFD > 0 && c.readyFD == c.eventFD) {
 		return fmt.Errorf("ready-fd %d: want an open descriptor other than stdin, stderr and the event-fd", c.readyFD)
 	}
+	return c.validateControl()
+}
+
+// validateControl checks the control socket's flags and the wait mode.
+func (c *clientFlags) validateControl() error {
+	if c.controlSocket != "" && c.controlSocket != "none" && !strings.HasPrefix(c.controlSocket, "/") {
+		return fmt.Errorf("control-socket %q: want an absolute path or none", c.controlSocket)
+	}
+	gid, err := lookupGroup(c.controlGroup)
+	if err != nil {
+		return err
+	}
+	c.controlGID = gid
+	if c.detach && (c.readyFD > 0 || c.eventFD > 0 || c.oneShot) {
+		return errors.New("wait: not with --ready-fd (it uses one), --event-fd (not passed on) or --oneshot (which waits in the foreground already)")
+	}
 	return nil
 }
 
@@ -279,6 +305,7 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger, stderr io.W
 	eng.Limits = ifch.Policy{MinMTU: c.mtuFloor, Classless: c.classless, MinRoutePrefix: c.minRoute, AllowOffLinkRouter: c.allowOffLink}
 	sc := &supervisor.Config{
 		Log: log, Stderr: stderr, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd, OneShotTimeout: c.timeout,
+		ControlSocket: controlSocketPath(c.controlSocket, ifi.Name), ControlGroup: c.controlGID,
 		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg}, DNS: dc,
 	}
 	if c.eventFD > 0 {
@@ -310,6 +337,9 @@ func runClient(args []string) int {
 		}
 		fmt.Fprintf(os.Stderr, "ndhc: %v\n", err)
 		return exitcode.Usage
+	}
+	if c.detach {
+		return detach(args, c.timeout)
 	}
 	var stderr io.Writer = os.Stderr
 	if c.format == logging.Journal {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,6 +90,10 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 	args = append(append(args, "-i", l.Client.IfName(),
 		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
 		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug", "--event-fd", "3"), o.args...)
+	if !slices.Contains(o.args, "--control-socket") {
+		// Not the host's /run/ndhc: the lab's interface names repeat.
+		args = append(args, "--control-socket", filepath.Join(dir, "control"))
+	}
 	c.cmd = l.Client.Command(context.Background(), append(o.wrap, args...)...)
 	c.cmd.Env = append(append(os.Environ(), "NDHC_TEST_MAIN=1"), o.env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
@@ -425,7 +430,9 @@ func TestLabUnitCapabilities(t *testing.T) {
 		}
 	}
 
-	c = startClient(t, l, clientOpts{stateDir: state, wrap: fence, args: []string{"-q"}})
+	// A control group: its socket is created in that group, without
+	// CAP_CHOWN.
+	c = startClient(t, l, clientOpts{stateDir: state, wrap: fence, args: []string{"-q", "--control-group", "nogroup"}})
 	if code := c.wait(20 * time.Second); code != 0 {
 		t.Fatalf("exit %d under the unit's bounding set after prepare", code)
 	}

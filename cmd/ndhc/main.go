@@ -20,8 +20,15 @@ var version = "devel"
 const usage = `usage:
   ndhc -i IFACE [flags]           run the DHCP client on IFACE (ndhc -i IFACE -h: every flag)
   ndhc -c FILE                    the same, configured by a file of key = value lines
+  ndhc -w -i IFACE [flags]        the same, detached once the first lease is configured
   ndhc status -i IFACE [--json]   show the saved lease
   ndhc prepare -i IFACE [flags]   make the state directory ready, then exit (ExecStartPre=+)
+  ndhc show -i IFACE [--json]     the running client's live state (control socket)
+  ndhc renew -i IFACE [--wait]    renew the lease now (root)
+  ndhc release -i IFACE [--wait]  release the lease (root)
+  ndhc rebind -i IFACE [--wait]   rebind now: ask any server (root)
+  ndhc wait -i IFACE [--timeout D] [--json]
+                                  exit 0 once IFACE is bound and configured, 5 on timeout
   ndhc policy [ROLE] [--json]     print the sandbox policy of every role (or one)
   ndhc policy --users             list the system users the roles run as
   ndhc audit [--json] [flags]     prove each role's sandbox by attempting forbidden actions
@@ -52,6 +59,8 @@ func run(args []string) int {
 		return statusCmd(args[1:], os.Stdout)
 	case "prepare":
 		return prepareCmd(args[1:])
+	case "show", "renew", "release", "rebind", "wait":
+		return controlCmd(args[0], args[1:], os.Stdout)
 	case "audit":
 		return auditCmd(args[1:], os.Stdout)
 	case "version", "--version":

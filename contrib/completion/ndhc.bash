@@ -35,7 +35,7 @@ _ndhc_value()
     case $flag in
         i | interface)
             COMPREPLY=($(compgen -W "$(_ndhc_ifaces)" -- "$cur")) ;;
-        c | config | resolv-conf | ifchd | socket | dbus-socket)
+        c | config | resolv-conf | ifchd | socket | dbus-socket | control-socket)
             COMPREPLY=($(compgen -f -- "$cur")) ;;
         state-dir | empty-dir)
             COMPREPLY=($(compgen -d -- "$cur")) ;;
@@ -55,7 +55,7 @@ _ndhc_value()
             COMPREPLY=($(compgen -W "landlock seccomp landlock,seccomp" -- "$cur")) ;;
         supervisor-user | engine-user | sockd-user | ifch-user | hostname-user | dns-user | socket-owner)
             COMPREPLY=($(compgen -u -- "$cur")) ;;
-        socket-group)
+        socket-group | control-group)
             COMPREPLY=($(compgen -g -- "$cur")) ;;
         timeout | arp-wait | hostname | vendor-class | request | route-metric | \
             allow-ranges | min-prefix | mtu-floor | min-route-prefix | event-fd | ready-fd | \
@@ -85,7 +85,8 @@ _ndhc()
         --log-format --log-level --allow-degraded-sandbox --state-dir --empty-dir
         --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
         --dns --dns-user --dbus-socket
-        -i -c -q --help"
+        --control-socket --control-group --wait
+        -i -c -q -w --help"
 
     _ndhc_value && return 0
 
@@ -94,6 +95,12 @@ _ndhc()
     case $sub in
         status)
             COMPREPLY=($(compgen -W "--interface -i --json --state-dir" -- "$cur")) ;;
+        show)
+            COMPREPLY=($(compgen -W "--interface -i --json --control-socket" -- "$cur")) ;;
+        wait)
+            COMPREPLY=($(compgen -W "--interface -i --json --control-socket --timeout" -- "$cur")) ;;
+        renew | release | rebind)
+            COMPREPLY=($(compgen -W "--interface -i --json --control-socket --wait --timeout" -- "$cur")) ;;
         policy)
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$role_flags --users" -- "$cur"))
@@ -111,7 +118,7 @@ _ndhc()
         version) ;;
         *)
             if ((COMP_CWORD == 1)) && [[ $cur != -* ]]; then
-                COMPREPLY=($(compgen -W "status prepare policy audit version" -- "$cur"))
+                COMPREPLY=($(compgen -W "status prepare show renew release rebind wait policy audit version" -- "$cur"))
             elif [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$client_flags" -- "$cur"))
             fi ;;

@@ -530,6 +530,30 @@ func (c *Client) Renew(now time.Time) []Action {
 	return c.take()
 }
 
+// Rebind handles a rebind request (the control socket's rebind): with a
+// lease in BOUND or RENEWING, REBINDING at once, broadcasting a
+// DHCPREQUEST that any server may answer (RFC 2131 section 4.4.5), as if
+// T2 had passed; in REBINDING the request is sent again; in every other
+// state it does what Renew does.
+func (c *Client) Rebind(now time.Time) []Action {
+	c.acts = nil
+	if c.state == StateStopped {
+		return nil
+	}
+	c.started = true
+	if c.bad != nil {
+		c.fail(now, c.bad)
+		return c.take()
+	}
+	switch c.state {
+	case StateBound, StateRenewing:
+		c.enterRebindingFor(now, "rebind requested")
+	default:
+		c.renew(now)
+	}
+	return c.take()
+}
+
 // Release handles a release request (SIGUSR2): if an address is
 // configured, send a DHCPRELEASE to its server (RFC 2131 section 4.4.6) and
 // deconfigure it; forget the lease; wait in RELEASED, sending nothing,

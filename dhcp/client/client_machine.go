@@ -17,7 +17,8 @@ var transitions = [...]uint16{
 	StateSelecting:  bits(StateRequesting, StateInit, StateReleased, StateStopped),
 	StateRequesting: bits(StateChecking, StateBound, StateInit, StateReleased, StateStopped),
 	StateChecking:   bits(StateBound, StateInit, StateReleased, StateStopped),
-	StateBound:      bits(StateRenewing, StateInit, StateInitReboot, StateReleased, StateStopped),
+	// BOUND to REBINDING: only by a rebind request (Rebind).
+	StateBound:      bits(StateRenewing, StateRebinding, StateInit, StateInitReboot, StateReleased, StateStopped),
 	StateRenewing:   bits(StateBound, StateRebinding, StateInit, StateInitReboot, StateReleased, StateStopped),
 	StateRebinding:  bits(StateBound, StateInit, StateInitReboot, StateReleased, StateStopped),
 	StateInitReboot: bits(StateRebooting, StateInit, StateReleased, StateStopped),
@@ -417,8 +418,10 @@ func (c *Client) enterRenewing(now time.Time, reason string) {
 	c.armRenew(now)
 }
 
-func (c *Client) enterRebinding(now time.Time) {
-	if !c.setState(now, StateRebinding, "t2") {
+func (c *Client) enterRebinding(now time.Time) { c.enterRebindingFor(now, "t2") }
+
+func (c *Client) enterRebindingFor(now time.Time, reason string) {
+	if !c.setState(now, StateRebinding, reason) {
 		return
 	}
 	c.newXID()

@@ -853,3 +853,55 @@ func TestClientOneShot(t *testing.T) {
 		t.Errorf("%d arp sends", clCount[SendARP](acts))
 	}
 }
+
+// TestClientRebind: a rebind request in BOUND or RENEWING goes to
+// REBINDING at once, broadcasting a DHCPREQUEST with ciaddr and no server
+// identifier (RFC 2131 section 4.4.5), and an answer from another server
+// binds; in REBINDING it sends again; without a lease it discovers.
+func TestClientRebind(t *testing.T) {
+	for _, s := range []State{StateBound, StateRenewing} {
+		t.Run(s.String(), func(t *testing.T) {
+			h := newClHarness(t, Settings{}, nil)
+			h.toState(s)
+			before := len(h.dhcp)
+			h.record(h.c.Rebind(h.now))
+			h.wantState(StateRebinding)
+			if len(h.dhcp) != before+1 {
+				t.Fatalf("%d requests sent, want 1", len(h.dhcp)-before)
+			}
+			r := h.last(dhcp.Request)
+			if r.unicast.IsValid() || r.source != clAddr || r.msg.CIAddr != clAddr {
+				t.Fatalf("rebind unicast %v source %v ciaddr %v", r.unicast, r.source, r.msg.CIAddr)
+			}
+			if _, ok := r.msg.Options.Get(dhcp.OptServerID); ok {
+				t.Error("rebind with option 54")
+			}
+			if h.sockets.Open != SocketsOf(SocketRaw, SocketARPDefense) {
+				t.Fatalf("rebinding sockets %+v", h.sockets)
+			}
+			h.srv.id = clServer2
+			h.reply(dhcp.Ack, nil)
+			h.wantState(StateBound)
+			if h.config == nil || h.config.ServerID != clServer2 {
+				t.Fatalf("lease after rebind %+v", h.config)
+			}
+		})
+	}
+	t.Run("REBINDING sends again", func(t *testing.T) {
+		h := newClHarness(t, Settings{}, nil)
+		h.toState(StateRebinding)
+		xid := h.last(dhcp.Request).msg.XID
+		before := len(h.dhcp)
+		h.record(h.c.Rebind(h.now))
+		h.wantState(StateRebinding)
+		if len(h.dhcp) != before+1 || h.last(dhcp.Request).msg.XID != xid {
+			t.Fatalf("sent %d, same xid %v", len(h.dhcp)-before, h.last(dhcp.Request).msg.XID == xid)
+		}
+	})
+	t.Run("RELEASED discovers", func(t *testing.T) {
+		h := newClHarness(t, Settings{}, nil)
+		h.toState(StateReleased)
+		h.record(h.c.Rebind(h.now))
+		h.wantState(StateSelecting)
+	})
+}

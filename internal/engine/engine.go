@@ -211,6 +211,8 @@ func (e *Engine) handle(ev engineEvent) []client.Action {
 			return e.client.Renew(now)
 		case event.Release:
 			return e.client.Release(now)
+		case event.Rebind:
+			return e.client.Rebind(now)
 		case event.Stop:
 			return e.client.Stop(now, e.cfg.ReleaseOnExit)
 		}
@@ -254,6 +256,11 @@ func (e *Engine) execute(acts []client.Action) (int, bool) {
 			e.log.LogAttrs(context.Background(), a.Level, a.Msg, a.Attrs...)
 		case client.Transition:
 			err = e.report(event.Event{Kind: event.State, From: a.From, To: a.To, Addr: a.Addr, Cause: a.Cause})
+			if l := e.client.Lease(); err == nil && a.To == client.StateBound && l != nil && l.Addr.Addr().Is4() {
+				// The timers of the lease bound or renewed, for the
+				// supervisor's live state (the control socket).
+				err = e.report(event.Event{Kind: event.Leased, Addr: l.Addr, Lease: event.NewLeaseInfo(l)})
+			}
 		case client.Note:
 			ev := event.Event{Kind: event.Noted, Note: a.Kind, MAC: a.MAC}
 			if a.Addr.IsValid() {

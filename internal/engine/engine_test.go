@@ -1025,6 +1025,19 @@ func TestEngineRenewNetns(t *testing.T) {
 		stateEv(client.StateRenewing, client.StateBound, tPrefix, "renewed"),
 		{Kind: event.Configured, Addr: tPrefix},
 	})
+	// One Leased event per move to BOUND: the bind and the renewal, the
+	// second acquired no earlier than the first.
+	if len(h.leased) != 2 {
+		t.Fatalf("leased events %+v, want 2", h.leased)
+	}
+	for _, l := range h.leased {
+		if l.Addr != tPrefix || l.Lease.Acquired <= 0 || l.Lease.T1 > l.Lease.T2 || l.Lease.T2 > l.Lease.Seconds {
+			t.Errorf("leased event %+v", l)
+		}
+	}
+	if h.leased[1].Lease.Acquired < h.leased[0].Lease.Acquired {
+		t.Errorf("renewal acquired %d before the bind %d", h.leased[1].Lease.Acquired, h.leased[0].Lease.Acquired)
+	}
 	h.stop()
 	r := h.sockd.requests()
 	if len(r) < 3 || r[2].Kind != client.SocketUDP || r[2].Addr != tAddr {

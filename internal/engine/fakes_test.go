@@ -449,6 +449,8 @@ type harness struct {
 	ctl   *controlFake
 	ifch  *ifchFake
 	sockd *sockdFake
+	// leased are the Leased events seen so far (see event).
+	leased []event.Event
 	// links is the engine's end of the link-event socket; linksPeer the
 	// test's, written only by the tests of link events.
 	links     *socket.Conn
@@ -624,14 +626,25 @@ func waitEngineGoroutines(d time.Duration) string {
 // ---- what the test reads from its fakes ----
 
 // event returns the next event the engine reported.
+//
+// Leased events (the lease's timers, sent after each move to BOUND) are
+// kept in h.leased rather than returned, so that the tests of the state
+// events need not list them.
 func (h *harness) event() event.Event {
 	h.t.Helper()
-	select {
-	case ev := <-h.ctl.events:
-		return ev
-	case <-time.After(waitFor):
-		h.t.Fatalf("no event within %v", waitFor)
-		return event.Event{}
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case ev := <-h.ctl.events:
+			if ev.Kind == event.Leased {
+				h.leased = append(h.leased, ev)
+				continue
+			}
+			return ev
+		case <-deadline:
+			h.t.Fatalf("no event within %v", waitFor)
+			return event.Event{}
+		}
 	}
 }
 

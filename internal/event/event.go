@@ -12,9 +12,12 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
+	"time"
 
 	"github.com/ndhc-go/ndhc/dhcp"
 	"github.com/ndhc-go/ndhc/dhcp/client"
@@ -37,9 +40,13 @@ const (
 	Exiting Kind = 4
 	// Noted: the client noted Note, about Addr and MAC.
 	Noted Kind = 5
+	// Leased: the client bound or renewed the lease Addr; Lease carries
+	// its server, router and timers (for the control socket's live
+	// state).
+	Leased Kind = 6
 )
 
-var kindNames = [...]string{State: "state", Configured: "configured", Refused: "refused", Exiting: "exiting", Noted: "note"}
+var kindNames = [...]string{State: "state", Configured: "configured", Refused: "refused", Exiting: "exiting", Noted: "note", Leased: "lease"}
 
 // String returns the name records use for k.
 func (k Kind) String() string {
@@ -97,6 +104,73 @@ type Event struct {
 	// the address it concerns (a /32), or the zero value.
 	Addr netip.Prefix
 	MAC  dhcp.MAC // Noted: the hardware address concerned, or zero
+	// Lease is a Leased event's lease: zero for every other kind.
+	Lease LeaseInfo
+}
+
+// LeaseInfo is what a Leased event says about the lease beyond its
+// address: whole seconds and milliseconds, so that an Event stays
+// comparable and its encoding exact.
+type LeaseInfo struct {
+	// Acquired is when the lease starts, in Unix milliseconds (> 0).
+	Acquired int64
+	// Seconds, T1 and T2 are the lease time and the renewal and
+	// rebinding times in seconds from Acquired; Infinite for an
+	// infinite lease (and, for T1 and T2, for no renewal). T1 <= T2 <=
+	// Seconds.
+	Seconds, T1, T2 uint32
+	// Server is the server identifier; Router the default gateway, or
+	// the zero Addr.
+	Server, Router netip.Addr
+}
+
+// Infinite is LeaseInfo's value of an infinite time.
+const Infinite = ^uint32(0)
+
+// NewLeaseInfo describes l for a Leased event.
+func NewLeaseInfo(l *client.Lease) LeaseInfo {
+	secs := func(d time.Duration) uint32 {
+		if d == client.InfiniteLease || d/time.Second >= time.Duration(Infinite) {
+			return Infinite
+		}
+		return uint32(max(d, 0) / time.Second)
+	}
+	li := LeaseInfo{Acquired: max(l.Acquired.UnixMilli(), 1), Seconds: secs(l.LeaseTime), T1: secs(l.T1), T2: secs(l.T2), Server: l.ServerID, Router: l.Gateway()}
+	// The client keeps T1 <= T2 <= the lease time; clamped all the same,
+	// so that an event never fails to encode.
+	li.T2 = min(li.T2, li.Seconds)
+	li.T1 = min(li.T1, li.T2)
+	if !li.Server.Is4() || li.Server.IsUnspecified() {
+		li.Server = netip.Addr{}
+	}
+	if !li.Router.Is4() || li.Router.IsUnspecified() {
+		li.Router = netip.Addr{}
+	}
+	return li
+}
+
+// Time returns t seconds after the lease was acquired, or the zero Time
+// for Infinite.
+func (li LeaseInfo) Time(t uint32) time.Time {
+	if t == Infinite {
+		return time.Time{}
+	}
+	return time.UnixMilli(li.Acquired).Add(time.Duration(t) * time.Second)
+}
+
+func (li LeaseInfo) check() error {
+	if li.Acquired <= 0 {
+		return errors.New("event: lease acquired at or before 1970")
+	}
+	if li.T1 > li.T2 || li.T2 > li.Seconds && li.T2 != Infinite {
+		return errors.New("event: lease timers out of order")
+	}
+	for _, a := range []netip.Addr{li.Server, li.Router} {
+		if a.IsValid() && (!a.Is4() || a.IsUnspecified()) {
+			return errors.New("event: lease server or router")
+		}
+	}
+	return nil
 }
 
 // Size is the length of an encoded event:
@@ -107,7 +181,13 @@ type Event struct {
 //	+-----+------+------+----+-------+-----+------+-----+------+------+-----+-------------+
 //
 // plen 255 means no address (and the address bytes are zero); the cause
-// is NUL-padded.
+// is NUL-padded. A Leased event has no cause: its 48 bytes hold the
+// lease, big-endian, zero-padded:
+//
+//	20         28      32   36   40       44       48
+//	| acquired | secs  | t1 | t2 | server | router | 0 (20) |
+//
+// with a zero server or router meaning none.
 const Size = 20 + client.MaxCause
 
 const (
@@ -130,6 +210,21 @@ func (e Event) MarshalBinary() ([]byte, error) {
 	}
 	copy(b[12:18], e.MAC[:])
 	copy(b[20:], e.Cause)
+	if e.Kind == Leased {
+		l := e.Lease
+		binary.BigEndian.PutUint64(b[20:], uint64(l.Acquired))
+		binary.BigEndian.PutUint32(b[28:], l.Seconds)
+		binary.BigEndian.PutUint32(b[32:], l.T1)
+		binary.BigEndian.PutUint32(b[36:], l.T2)
+		if l.Server.IsValid() {
+			a := l.Server.As4()
+			copy(b[40:44], a[:])
+		}
+		if l.Router.IsValid() {
+			a := l.Router.As4()
+			copy(b[44:48], a[:])
+		}
+	}
 	return b, nil
 }
 
@@ -153,6 +248,13 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("event: prefix length %d", b[6])
 	}
 	v.MAC = dhcp.MAC(b[12:18])
+	if v.Kind == Leased {
+		if err := v.unmarshalLease(b[20:]); err != nil {
+			return err
+		}
+		*e = v
+		return nil
+	}
 	cause, pad, _ := bytes.Cut(b[20:], []byte{0})
 	if len(bytes.Trim(pad, "\x00")) != 0 {
 		return errors.New("event: bytes after the cause")
@@ -165,10 +267,36 @@ func (e *Event) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
+// unmarshalLease decodes and checks a Leased event's lease, the rest of v
+// being decoded already.
+func (v *Event) unmarshalLease(b []byte) error {
+	if len(bytes.Trim(b[28:], "\x00")) != 0 {
+		return errors.New("event: lease padding")
+	}
+	addr := func(x []byte) netip.Addr {
+		if [4]byte(x) == ([4]byte{}) {
+			return netip.Addr{}
+		}
+		return netip.AddrFrom4([4]byte(x))
+	}
+	acq := binary.BigEndian.Uint64(b)
+	if acq > math.MaxInt64 {
+		return errors.New("event: lease acquired time")
+	}
+	v.Lease = LeaseInfo{
+		Acquired: int64(acq), Seconds: binary.BigEndian.Uint32(b[8:]), T1: binary.BigEndian.Uint32(b[12:]), T2: binary.BigEndian.Uint32(b[16:]),
+		Server: addr(b[20:24]), Router: addr(b[24:28]),
+	}
+	return v.check()
+}
+
 // check enforces what each kind may carry.
 func (e Event) check() error {
 	if e.Addr.IsValid() && !e.Addr.Addr().Is4() {
 		return errors.New("event: address is not IPv4")
+	}
+	if e.Kind != Leased && e.Lease != (LeaseInfo{}) {
+		return errors.New("event: lease outside a lease event")
 	}
 	if !client.ValidCause(e.Cause) || (e.Cause != "" && e.Kind != State && e.Kind != Refused) {
 		return fmt.Errorf("event: cause %q", e.Cause)
@@ -190,6 +318,11 @@ func (e Event) check() error {
 		if !e.From.Valid() || !e.To.Valid() || e.From == e.To {
 			return errors.New("event: state out of range")
 		}
+	case Leased:
+		if !e.Addr.IsValid() {
+			return errors.New("event: lease without an address")
+		}
+		return e.Lease.check()
 	case Configured, Refused:
 		if !e.Addr.IsValid() {
 			return fmt.Errorf("event: %s without an address", e.Kind)
@@ -216,13 +349,14 @@ const (
 	Renew   Command = 'U' // SIGUSR1: renew now
 	Release Command = 'L' // SIGUSR2: release the lease
 	Stop    Command = 'T' // SIGTERM, SIGINT, SIGHUP: exit
+	Rebind  Command = 'B' // the control socket's rebind: REBINDING now
 )
 
 // ParseCommand decodes a command message: exactly one known byte.
 func ParseCommand(b []byte) (Command, error) {
 	if len(b) == 1 {
 		switch c := Command(b[0]); c {
-		case Renew, Release, Stop:
+		case Renew, Release, Stop, Rebind:
 			return c, nil
 		}
 	}

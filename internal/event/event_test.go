@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/ndhc-go/ndhc/dhcp"
 	"github.com/ndhc-go/ndhc/dhcp/client"
@@ -18,6 +19,11 @@ var goodEvents = []Event{
 	{Kind: Noted, Note: client.NoteConflict, Addr: netip.MustParsePrefix("10.0.0.9/32"), MAC: dhcp.MAC{2, 0, 0, 0, 0, 9}},
 	{Kind: Noted, Note: client.NoteCarrierDown},
 	{Kind: State, From: client.StateBound, To: client.StateInitReboot, Cause: "carrier up, gateway does not answer arp"},
+	{Kind: Leased, Addr: netip.MustParsePrefix("10.0.0.5/24"), Lease: LeaseInfo{
+		Acquired: 1_780_000_000_123, Seconds: 3600, T1: 1800, T2: 3150,
+		Server: netip.MustParseAddr("10.0.0.1"), Router: netip.MustParseAddr("10.0.0.254"),
+	}},
+	{Kind: Leased, Addr: netip.MustParsePrefix("10.0.0.5/24"), Lease: LeaseInfo{Acquired: 1, Seconds: Infinite, T1: Infinite, T2: Infinite}},
 }
 
 func TestEventRoundTrip(t *testing.T) {
@@ -51,6 +57,12 @@ func TestEventRefuses(t *testing.T) {
 		"note out of range":       {Kind: Noted, Note: client.NumNotes},
 		"note with a subnet":      {Kind: Noted, Note: client.NoteGateway, Addr: netip.MustParsePrefix("10.0.0.0/8")},
 		"IPv6 address":            {Kind: Configured, Addr: netip.MustParsePrefix("2001:db8::1/64")},
+		"lease without address":   {Kind: Leased, Lease: LeaseInfo{Acquired: 1, Seconds: 10, T1: 5, T2: 8}},
+		"lease t1 after t2":       {Kind: Leased, Addr: netip.MustParsePrefix("10.0.0.5/24"), Lease: LeaseInfo{Acquired: 1, Seconds: 10, T1: 9, T2: 8}},
+		"lease t2 after expiry":   {Kind: Leased, Addr: netip.MustParsePrefix("10.0.0.5/24"), Lease: LeaseInfo{Acquired: 1, Seconds: 10, T1: 5, T2: 11}},
+		"lease not acquired":      {Kind: Leased, Addr: netip.MustParsePrefix("10.0.0.5/24"), Lease: LeaseInfo{Seconds: 10, T1: 5, T2: 8}},
+		"lease on a state":        {Kind: State, From: client.StateInit, To: client.StateSelecting, Lease: LeaseInfo{Acquired: 1}},
+		"lease IPv6 server":       {Kind: Leased, Addr: netip.MustParsePrefix("10.0.0.5/24"), Lease: LeaseInfo{Acquired: 1, Server: netip.MustParseAddr("::1")}},
 	} {
 		if _, err := e.MarshalBinary(); err == nil {
 			t.Errorf("%s: encoded", name)
@@ -72,10 +84,42 @@ func TestEventRefuses(t *testing.T) {
 			t.Errorf("%s: decoded %+v", name, e)
 		}
 	}
+	lease, _ := goodEvents[8].MarshalBinary()
+	for name, mutate := range map[string]func([]byte) []byte{
+		"lease padding":   func(b []byte) []byte { b[Size-1] = 1; return b },
+		"lease t1 > t2":   func(b []byte) []byte { b[32] = 0xff; return b },
+		"lease negative":  func(b []byte) []byte { b[20] = 0x80; return b },
+		"lease with mac":  func(b []byte) []byte { b[12] = 1; return b },
+		"lease no prefix": func(b []byte) []byte { b[6] = noAddr; return b },
+	} {
+		var e Event
+		if err := e.UnmarshalBinary(mutate(bytes.Clone(lease))); err == nil {
+			t.Errorf("%s: decoded %+v", name, e)
+		}
+	}
+}
+
+func TestNewLeaseInfo(t *testing.T) {
+	at := time.UnixMilli(1_780_000_000_000)
+	l := &client.Lease{
+		Addr: netip.MustParsePrefix("10.0.0.5/24"), ServerID: netip.MustParseAddr("10.0.0.1"), Routers: []netip.Addr{netip.MustParseAddr("10.0.0.254")},
+		LeaseTime: time.Hour, T1: 30 * time.Minute, T2: 2 * time.Hour, Acquired: at,
+	}
+	li := NewLeaseInfo(l)
+	want := LeaseInfo{Acquired: at.UnixMilli(), Seconds: 3600, T1: 1800, T2: 3600, Server: l.ServerID, Router: l.Routers[0]}
+	if li != want {
+		t.Fatalf("%+v, want %+v (T2 clamped to the lease time)", li, want)
+	}
+	if !li.Time(li.T1).Equal(at.Add(30*time.Minute)) || !li.Time(Infinite).IsZero() {
+		t.Fatalf("times %v %v", li.Time(li.T1), li.Time(Infinite))
+	}
+	if _, err := (Event{Kind: Leased, Addr: l.Addr, Lease: li}).MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestParseCommand(t *testing.T) {
-	for _, c := range []Command{Renew, Release, Stop} {
+	for _, c := range []Command{Renew, Release, Stop, Rebind} {
 		if got, err := ParseCommand([]byte{byte(c)}); err != nil || got != c {
 			t.Errorf("%q: %v, %v", c, got, err)
 		}
@@ -112,14 +156,14 @@ func FuzzEvent(f *testing.F) {
 // FuzzParseCommand: the engine decodes the supervisor's one-byte commands.
 // Exactly one known byte is accepted, and it is the command.
 func FuzzParseCommand(f *testing.F) {
-	for _, c := range []Command{Renew, Release, Stop} {
+	for _, c := range []Command{Renew, Release, Stop, Rebind} {
 		f.Add([]byte{byte(c)})
 	}
 	f.Add([]byte("UL"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseCommand(b)
-		known := len(b) == 1 && (b[0] == byte(Renew) || b[0] == byte(Release) || b[0] == byte(Stop))
+		known := len(b) == 1 && (b[0] == byte(Renew) || b[0] == byte(Release) || b[0] == byte(Stop) || b[0] == byte(Rebind))
 		if (err == nil) != known {
 			t.Fatalf("%q: %v, %v", b, c, err)
 		}

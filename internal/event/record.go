@@ -27,6 +27,8 @@ import (
 //	exit        Role, Pid, Status, Crash: a role's process ended (Crash:
 //	            the first line of a Go runtime crash report)
 //	signal      Signal: the supervisor got a signal
+//	control     Cause: the command (renew, release, rebind) a control
+//	            socket client had the supervisor hand to the engine
 //	done        Code: the supervisor exits with this status
 type Record struct {
 	Time    time.Time       `json:"time"`

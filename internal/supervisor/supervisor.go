@@ -24,6 +24,7 @@ import (
 	"github.com/ndhc-go/ndhc/dhcp"
 	"github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/config"
+	"github.com/ndhc-go/ndhc/internal/control"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/linkev"
@@ -58,6 +59,10 @@ type Config struct {
 	// ReadyFile (--ready-fd) gets one newline, and is closed, once the
 	// first lease is configured: s6's notification-fd; nil: none.
 	ReadyFile *os.File
+	// ControlSocket is the path of the control socket (internal/control);
+	// empty: none. ControlGroup is the group whose members may query it.
+	ControlSocket string
+	ControlGroup  uint32
 
 	Engine   config.Engine
 	Sockd    config.Sockd
@@ -83,6 +88,8 @@ type supervisor struct {
 	group  *sandbox.Group
 	engine *sandbox.Member
 	out    *output
+	// ctl serves the control socket; nil: none.
+	ctl *control.Server
 	// isReady: READY=1 (and the ready fd's newline) went out.
 	isReady, stopping bool
 }
@@ -157,6 +164,14 @@ func (s *supervisor) run() int {
 	if s.DNS.Mode != "" {
 		s.log.Info("DNS", "mode", s.DNS.Mode, "why", s.DNS.Why)
 	}
+	// Under the interface's lock: a stale socket is a dead instance's.
+	if s.ControlSocket != "" {
+		if s.ctl, err = s.listenControl(); err != nil {
+			s.log.Error("control socket", "err", err)
+			return exitcode.Usage
+		}
+		defer s.ctl.Close()
+	}
 	specs, err := s.specs()
 	if err != nil {
 		s.log.Error("preparing the roles", "err", err)
@@ -210,6 +225,9 @@ func (s *supervisor) run() int {
 		return exitcode.Sandbox
 	}
 	s.ready(roles.Supervisor, os.Getpid(), rep)
+	if s.ctl != nil {
+		go s.ctl.Serve()
+	}
 	s.Notify.Status("roles sandboxed; no lease yet")
 	roles.ContainmentSupervisor(p)
 	return s.watch()
@@ -303,6 +321,7 @@ func (s *supervisor) ready(role string, pid int, rep *sandbox.Report) {
 		"no_new_privs", st.NoNewPrivs, "seccomp", st.Seccomp, "landlock_abi", rep.LandlockABI,
 		"syscalls_bpf", rep.SeccompInstructions, "degraded", rep.Degraded)
 	s.Events.Write(event.Record{Event: "ready", Role: role, Pid: pid, Report: rep})
+	s.ctl.Update(func(cs *control.State) { cs.Roles = append(cs.Roles, control.RoleOf(role, pid, rep)) })
 }
 
 // watch relays signals and events until the group ends.
@@ -323,6 +342,12 @@ func (s *supervisor) watch() int {
 		case ev = <-s.group.Events():
 		case <-grace:
 			return s.died(*early)
+		case cmd := <-s.ctl.Commands():
+			if err := s.controlCommand(cmd); err != nil {
+				s.log.Error("relaying a control command to the engine", "err", err)
+				return exitcode.RoleDied
+			}
+			continue
 		case <-giveUp:
 			// The engine stops as on SIGTERM; it has no lease to release.
 			s.log.Error("no lease within the one-shot timeout; stopping", "timeout", s.OneShotTimeout)
@@ -446,6 +471,13 @@ func (s *supervisor) engineEvent(ev sandbox.Event) error {
 	var e event.Event
 	if err := e.UnmarshalBinary(ev.Msg); err != nil {
 		return err
+	}
+	s.ctl.Update(func(cs *control.State) { cs.Apply(e, time.Now()) })
+	if e.Kind == event.Leased {
+		// For the control socket's live state only: the stream's
+		// records say nothing new about it (the state records carry
+		// the address).
+		return nil
 	}
 	r := event.Record{Event: e.Kind.String()}
 	if e.Addr.IsValid() {
