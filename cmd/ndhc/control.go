@@ -250,6 +250,9 @@ func printState(out io.Writer, st *control.State, asJSON bool) {
 			st.Obtained.Local().Format(time.DateTime), when(st.T1), when(st.T2), when(st.Expiry))
 	}
 	fmt.Fprintf(out, "renewals:   %d\nconflicts:  %d\nstarted:    %s\n", st.Renewals, st.Conflicts, st.Started.Local().Format(time.DateTime))
+	if st.DNS != "" {
+		fmt.Fprintf(out, "dns:        %s\n", st.DNS)
+	}
 	if st.LastError != nil {
 		fmt.Fprintf(out, "last error: %s %s at %s\n", st.LastError.Event, st.LastError.Cause, st.LastError.Time.Local().Format(time.DateTime))
 	}

@@ -143,6 +143,9 @@ func TestLabControl(t *testing.T) {
 	if st.State != "BOUND" || !st.Configured || !ka.exists || st.Address != ka.prefix {
 		t.Fatalf("show: state %s configured %v address %v; the kernel has %+v", st.State, st.Configured, st.Address, ka)
 	}
+	if st.DNS != "file" {
+		t.Errorf("show: dns %q, want file (no systemd-resolved in the lab)", st.DNS)
+	}
 	if !(st.Obtained.Before(st.T1) && st.T1.Before(st.T2) && st.T2.Before(st.Expiry)) {
 		t.Errorf("timers out of order: obtained %v t1 %v t2 %v expiry %v", st.Obtained, st.T1, st.T2, st.Expiry)
 	}

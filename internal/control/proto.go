@@ -202,6 +202,9 @@ type State struct {
 	Renewals  int       `json:"renewals"`
 	Conflicts int       `json:"conflicts"`
 	Started   time.Time `json:"started"`
+	// DNS is where the lease's DNS servers go: file, resolved or none
+	// (--dns, decided at start-up).
+	DNS string `json:"dns,omitempty"`
 	// Seq counts the changes of the state.
 	Seq uint64 `json:"seq"`
 }
@@ -251,6 +254,8 @@ func (s *State) check() error {
 		return errors.New("control: too many roles")
 	case s.Renewals < 0 || s.Conflicts < 0:
 		return errors.New("control: negative counter")
+	case s.DNS != "" && s.DNS != "file" && s.DNS != "resolved" && s.DNS != "none":
+		return fmt.Errorf("control: dns %q", s.DNS)
 	case s.LastError != nil && (len(s.LastError.Event) > 32 || len(s.LastError.Cause) > 64):
 		return errors.New("control: last error too long")
 	}

@@ -27,7 +27,7 @@ func (s *supervisor) listenControl() (*control.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := control.State{Interface: s.Engine.Link.Name, State: client.StateInit.String(), Started: time.Now().UTC()}
+	st := control.State{Interface: s.Engine.Link.Name, State: client.StateInit.String(), Started: time.Now().UTC(), DNS: string(s.DNS.Mode)}
 	return control.NewServer(ln, s.ControlGroup, s.log, st), nil
 }
 
