@@ -105,10 +105,12 @@ func (r PolicyReport) WriteText(w io.Writer) {
 	row("rw dirs", ll.RWDirs)
 	row("ro files", ll.ROFiles)
 	row("rw files", ll.RWFiles)
-	row("tcp bind", portList(ll.BindTCP))
-	row("tcp connect", portList(ll.ConnectTCP))
-	row("udp bind", portList(ll.BindUDP))
-	row("udp send", portList(ll.SendUDP))
+	if !ll.AllowNetwork {
+		row("tcp bind", portList(ll.BindTCP))
+		row("tcp connect", portList(ll.ConnectTCP))
+		row("udp bind", portList(ll.BindUDP))
+		row("udp send", portList(ll.SendUDP))
+	}
 	var scoped []string
 	if !ll.AllowSignalsOut {
 		scoped = append(scoped, "signals")

@@ -79,7 +79,7 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 	}
 	c := &daemon{t: t, out: &syncBuffer{}, stateDir: o.stateDir, resolv: filepath.Join(dir, "resolv.conf"), done: make(chan error, 1), evDone: make(chan struct{})}
 	args := append([]string{os.Args[0], "-i", l.Client.IfName(),
-		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
+		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104", "--hook-user", "61105",
 		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug", "--event-fd", "3"}, o.args...)
 	c.cmd = l.Client.Command(context.Background(), append(o.wrap, args...)...)
 	c.cmd.Env = append(append(os.Environ(), "NDHC_TEST_MAIN=1"), o.env...)

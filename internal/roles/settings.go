@@ -65,7 +65,9 @@ func (s *Settings) Policy(name string) (sandbox.Policy, error) {
 		if p.Chroot == "" {
 			p.Chroot = filepath.Join(s.StateDir, "IFACE")
 		}
-	} else {
+	} else if p.Chroot != policies.HookRoot {
+		// The hook role keeps the real root: its programs are the
+		// operator's and reach what their user may.
 		p.Chroot = s.EmptyDir
 	}
 	return p, p.Validate()
