@@ -21,6 +21,9 @@ type hookState struct {
 	// expired: the lease's expiry was reported; the change to INIT that
 	// follows is no separate loss.
 	expired bool
+	// releaseOnExit (--release-on-exit): the engine releases the lease
+	// it holds when it stops, going from that state to STOPPED directly.
+	releaseOnExit bool
 }
 
 // holdsLease reports whether the client holds a lease in state st.
@@ -46,7 +49,7 @@ func (h *hookState) next(e event.Event) (hook.Kind, bool) {
 			default:
 				h.pending = hook.Bound
 			}
-		case e.To == client.StateReleased:
+		case e.To == client.StateReleased, e.To == client.StateStopped && h.releaseOnExit && holdsLease(e.From):
 			h.pending = 0
 			return hook.Released, true
 		case (e.To == client.StateInit || e.To == client.StateInitReboot) && holdsLease(e.From):

@@ -208,7 +208,7 @@ func (s *supervisor) run() int {
 			s.engine = m
 		}
 		if m.Role == roles.Hook {
-			s.hook = m
+			s.hook, s.hookState.releaseOnExit = m, s.Engine.ReleaseOnExit
 		}
 	}
 	p, err := s.Settings.Policy(roles.Supervisor)
