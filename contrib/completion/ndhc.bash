@@ -35,7 +35,7 @@ _ndhc_value()
     case $flag in
         i | interface)
             COMPREPLY=($(compgen -W "$(_ndhc_ifaces)" -- "$cur")) ;;
-        c | config | resolv-conf | ifchd | socket)
+        c | config | resolv-conf | ifchd | socket | hook)
             COMPREPLY=($(compgen -f -- "$cur")) ;;
         state-dir | empty-dir)
             COMPREPLY=($(compgen -d -- "$cur")) ;;
@@ -51,11 +51,11 @@ _ndhc_value()
             COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")) ;;
         allow-degraded-sandbox)
             COMPREPLY=($(compgen -W "landlock seccomp landlock,seccomp" -- "$cur")) ;;
-        supervisor-user | engine-user | sockd-user | ifch-user | hostname-user | socket-owner)
+        supervisor-user | engine-user | sockd-user | ifch-user | hostname-user | hook-user | socket-owner)
             COMPREPLY=($(compgen -u -- "$cur")) ;;
         socket-group)
             COMPREPLY=($(compgen -g -- "$cur")) ;;
-        timeout | arp-wait | hostname | vendor-class | request | route-metric | \
+        timeout | hook-timeout | arp-wait | hostname | vendor-class | request | route-metric | \
             allow-ranges | min-prefix | mtu-floor | min-route-prefix | event-fd | ready-fd | \
             allow | socket-mode | max-conns | max-conns-per-uid | idle-timeout | \
             max-dns | max-routes | max-search)
@@ -71,9 +71,10 @@ _ndhc()
     local cur prev
     _ndhc_words
     COMPREPLY=()
-    local roles="supervisor engine sockd ifch hostname"
+    local roles="supervisor engine sockd ifch hostname hook"
     local role_flags="--json --allow-degraded-sandbox --state-dir --empty-dir
-        --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user"
+        --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
+        --hook-user"
     local client_flags="--interface --config --oneshot --timeout --release-on-exit
         --clientid --hostname --vendor-class --request --set-hostname
         --arp-mode --arp-wait --relentless-defense --resolv-conf --route-metric
@@ -81,6 +82,7 @@ _ndhc()
         --mtu-floor --classless-routes --min-route-prefix --ifchd --event-fd --ready-fd
         --log-format --log-level --allow-degraded-sandbox --state-dir --empty-dir
         --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
+        --hook --hook-user --hook-timeout
         -i -c -q --help"
 
     _ndhc_value && return 0
