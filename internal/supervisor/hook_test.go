@@ -4,12 +4,16 @@ package supervisor
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/ndhc-go/ndhc/dhcp/client"
+	"github.com/ndhc-go/ndhc/internal/config"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/hook"
+	"github.com/ndhc-go/ndhc/internal/roles"
 )
 
 // TestHookEvents: the engine's events become the hook's, in order.
@@ -58,6 +62,39 @@ func TestHookEvents(t *testing.T) {
 		}
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestCheckHook: start-up refuses a root hook user and a hook file others
+// could change, before any role starts.
+func TestCheckHook(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the hook's directory must be root's")
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "hook")
+	if err := os.WriteFile(good, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "writable")
+	os.WriteFile(bad, []byte("#!/bin/sh\n"), 0o755)
+	os.Chmod(bad, 0o775)
+	for _, c := range []struct {
+		user, path string
+		ok         bool
+	}{
+		{"61105", good, true},
+		{"0", good, false},
+		{"root", good, false},
+		{"61105", bad, false},
+		{"61105", "relative/hook", false},
+	} {
+		st := roles.DefaultSettings()
+		st.Users[roles.Hook] = c.user
+		s := &supervisor{Config: &Config{Settings: st, Hook: config.Hook{Path: c.path}}}
+		if err := s.checkHook(); (err == nil) != c.ok {
+			t.Errorf("user %s, hook %s: %v", c.user, c.path, err)
 		}
 	}
 }
