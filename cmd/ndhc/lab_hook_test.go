@@ -14,13 +14,16 @@ import (
 	"time"
 
 	"github.com/ndhc-go/ndhc/internal/hook"
+	"golang.org/x/sys/unix"
 )
 
 // hookRun is what the lab's hook recorded of one run.
 type hookRun struct {
 	argv, env []string
-	status    map[string]string
-	input     hook.Input
+	// suidEUID is what the set-user-ID root id(1) printed.
+	suidEUID string
+	status   map[string]string
+	input    hook.Input
 }
 
 // labHook writes the lab's hook: a POSIX shell script in a root-owned
@@ -41,9 +44,23 @@ func labHook(t *testing.T, uid int) (path, out string) {
 	if err := os.Chown(out, uid, uid); err != nil {
 		t.Fatal(err)
 	}
+	// A set-user-ID root copy of id(1): under no_new_privs the hook runs
+	// it with its own uid.
+	id, err := os.ReadFile("/usr/bin/id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suid := filepath.Join(dir, "suid-id")
+	if err := os.WriteFile(suid, id, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(suid, 0o4755); err != nil {
+		t.Fatal(err)
+	}
 	path = filepath.Join(dir, "hook")
 	script := fmt.Sprintf(`#!/bin/sh
 out=%s
+suid=%s
 n=$(ls "$out" | wc -l)
 d="$out/$(printf %%03d "$n")"
 mkdir "$d" || exit 1
@@ -51,8 +68,9 @@ for a in "$0" "$@"; do printf '%%s\n' "$a"; done > "$d/argv"
 tr '\0' '\n' < /proc/$$/environ > "$d/env"
 cat /proc/$$/status > "$d/status"
 cat > "$d/stdin"
+"$suid" -u > "$d/suid-euid" 2>&1
 echo "hook ran for $1"
-`, out)
+`, out, suid)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +95,7 @@ func readHookRuns(t *testing.T, out string) []hookRun {
 		lines := func(name string) []string {
 			return strings.Split(strings.TrimSuffix(string(read(name)), "\n"), "\n")
 		}
-		r := hookRun{argv: lines("argv"), env: lines("env"), status: map[string]string{}}
+		r := hookRun{argv: lines("argv"), env: lines("env"), status: map[string]string{}, suidEUID: strings.TrimSpace(string(read("suid-euid")))}
 		for _, l := range lines("status") {
 			if k, v, ok := strings.Cut(l, ":"); ok {
 				r.status[k] = strings.TrimSpace(v)
@@ -109,12 +127,19 @@ func TestLabHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := startClient(t, l, clientOpts{args: []string{"--hook", path, "--hook-timeout", "10s", "--release-on-exit", "--arp-mode", "off"}})
-	c.waitRec(20*time.Second, "the lease configured", 0, is("configured"))
+	_, ci := c.waitRec(20*time.Second, "the lease configured", 0, is("configured"))
 	kernel := clientAddr(t, l)
-	waitFor(t, 10*time.Second, "the hook's first run", func() bool {
-		_, err := os.Stat(filepath.Join(out, "000", "stdin"))
-		return err == nil
-	})
+	ran := func(n int) func() bool {
+		return func() bool {
+			_, err := os.Stat(filepath.Join(out, fmt.Sprintf("%03d", n), "suid-euid"))
+			return err == nil
+		}
+	}
+	waitFor(t, 10*time.Second, "the hook's first run", ran(0))
+	// A renewal (SIGUSR1) is the next event.
+	c.cmd.Process.Signal(syscall.SIGUSR1)
+	c.waitRec(20*time.Second, "the renewal configured", ci+1, is("configured"))
+	waitFor(t, 10*time.Second, "the hook's second run", ran(1))
 	if r, ok := c.ready()["hook"]; !ok || r.Report.Status.CapEff != 0 || r.Report.Status.NoNewPrivs != 1 || r.Report.Status.Seccomp != 2 {
 		t.Errorf("hook role: %+v, want one sandboxed with no capability", r)
 	}
@@ -127,8 +152,12 @@ func TestLabHook(t *testing.T) {
 	for _, r := range runs {
 		events = append(events, r.input.Event)
 	}
-	if len(events) < 3 || events[0] != "bound" || !slices.Equal(events[len(events)-2:], []string{"released", "stopped"}) {
-		t.Fatalf("hook events %q, want bound first and released, stopped at the end", events)
+	if want := []string{"bound", "renewed", "released", "stopped"}; !slices.Equal(events, want) {
+		t.Fatalf("hook events %q, want %q", events, want)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(path), &fs); err != nil || fs.Flags&unix.ST_NOSUID != 0 {
+		t.Logf("the hook's directory is on a nosuid mount (%v): the set-user-ID check proves nothing there", err)
 	}
 	for i, r := range runs {
 		ev := r.input.Event
@@ -142,6 +171,9 @@ func TestLabHook(t *testing.T) {
 		uid := fmt.Sprint(hookUID)
 		if ids := strings.Fields(r.status["Uid"]); len(ids) != 4 || slices.ContainsFunc(ids, func(s string) bool { return s != uid }) {
 			t.Errorf("run %d: Uid %q, want %s everywhere", i, r.status["Uid"], uid)
+		}
+		if r.suidEUID != uid {
+			t.Errorf("run %d: a set-user-ID root program ran with euid %q, want %s (no_new_privs)", i, r.suidEUID, uid)
 		}
 		if r.status["Groups"] != "" {
 			t.Errorf("run %d: supplementary groups %q", i, r.status["Groups"])
