@@ -58,6 +58,12 @@ func TestSeccompDefaultAllow(t *testing.T) {
 	if !strings.Contains(b.String(), "DEFAULT ALLOW") {
 		t.Errorf("report does not say default allow:\n%s", b.String())
 	}
+	// A deny list never goes with a capability.
+	withCap := p
+	withCap.Caps = []string{"CAP_NET_RAW"}
+	if err := withCap.Validate(); err == nil {
+		t.Error("default allow with a capability validated")
+	}
 	// The same list as an allowlist kills what it does not name.
 	p.SeccompDefaultAllow = false
 	prog, _, err = sandbox.CompileSeccomp(&p)

@@ -220,6 +220,11 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
+	if p.SeccompDefaultAllow && len(p.Caps) > 0 {
+		// A deny list cannot bound what a capability reaches; only an
+		// allowlist can (the hostname role's CAP_SYS_ADMIN).
+		return bad("seccomp_default_allow with capabilities %v: a capability needs an allowlist to bound it", p.Caps)
+	}
 	l := p.Landlock
 	if l.AllowNetwork && len(l.BindTCP)+len(l.ConnectTCP)+len(l.BindUDP)+len(l.SendUDP) > 0 {
 		return bad("landlock allow_network with port rules: the ports would not be enforced")
