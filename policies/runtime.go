@@ -60,7 +60,7 @@ func commonRlimits(nofile, fsize uint64) []sandbox.Rlimit {
 // All returns the policy of every role ndhc spawns, in start-up order (the
 // hostname role runs only with --set-hostname).
 func All() []sandbox.Policy {
-	return []sandbox.Policy{Supervisor(), Engine(), Sockd(), Ifch(), Hostname(), DNS()}
+	return []sandbox.Policy{Supervisor(), Engine(), Sockd(), Ifch(), Hostname(), DNS(), Hook()}
 }
 
 // ByRole returns the named role's policy: the roles of All, and ifchd.

@@ -54,6 +54,8 @@ func Coverage(p *Policy, right string) string {
 		return true
 	}
 	switch {
+	case strings.HasPrefix(right, "fs.") && p.Chroot == "/":
+		return "NOT COVERED by another layer: the role's root is the real one; only file permissions limit what it reaches"
 	case strings.HasPrefix(right, "fs."):
 		return fmt.Sprintf("chroot to %s: nothing else is reachable by path", p.Chroot)
 	case right == "net.tcp":

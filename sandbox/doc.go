@@ -32,6 +32,12 @@
 //     fix-up, no root privileges, keep-caps locked): a role can never
 //     regain a capability, not even by executing a setuid program, which
 //     its allowlist forbids anyway.
+//   - A role that runs programs it does not know (a hook) cannot live
+//     with an allowlist: [Policy.SeccompDefaultAllow] turns the list into
+//     a deny list (ENOSYS; a foreign architecture is killed) and
+//     [Landlock.AllowNetwork] leaves the network unhandled. Both are
+//     explicit, refused with capabilities or port rules, and shown
+//     loudly by the policy report and the audit; no other role uses them.
 //   - RLIMIT_NPROC counts every thread (not process) of the real uid on
 //     the whole system. The Go runtime needs threads, so the limit is a
 //     thread budget, and processes are refused by seccomp ([CloneThreads]).

@@ -13,12 +13,12 @@ func LandlockRights(abi int, l Landlock) (enforced, missing []string) {
 		{"fs", 1, false},
 		{"fs.refer", 2, false},
 		{"fs.truncate", 3, false},
-		{"net.tcp", 4, false},
+		{"net.tcp", 4, l.AllowNetwork},
 		{"fs.ioctl_dev", 5, false},
 		{"scope.abstract_unix", 6, l.AllowAbstractOut},
 		{"scope.signal", 6, l.AllowSignalsOut},
 		{"fs.resolve_unix", 9, false},
-		{"net.udp", 10, false},
+		{"net.udp", 10, l.AllowNetwork},
 	}
 	for _, r := range rights {
 		switch {

@@ -36,6 +36,9 @@ func applyLandlock(l Landlock) error {
 	if l.AllowAbstractOut {
 		cfg.Scoped &^= landlock.ScopedSet(llsys.ScopeAbstractUnixSocket)
 	}
+	if l.AllowNetwork {
+		cfg.HandledAccessNet = 0
+	}
 	var rules []landlock.Rule
 	if len(l.RODirs) > 0 {
 		rules = append(rules, landlock.RODirs(l.RODirs...))

@@ -47,7 +47,17 @@ type Policy struct {
 	// Landlock restricts filesystem and network access and scopes IPC.
 	Landlock Landlock `json:"landlock"`
 	// Seccomp is the syscall allowlist; everything else kills the process.
+	// With SeccompDefaultAllow it is a deny list instead.
 	Seccomp []Syscall `json:"seccomp"`
+	// SeccompDefaultAllow turns Seccomp into a deny list: the listed
+	// syscalls (under their conditions) fail with ENOSYS and every other
+	// syscall is allowed. It exists for a role whose job is to run
+	// programs it does not know (a hook): an allowlist would have to
+	// cover every program's syscalls. The filter is still installed
+	// (seccomp mode 2, inherited across execve, no_new_privs), and the
+	// policy and audit reports say "default allow" loudly. Never set it
+	// for a role that parses untrusted input.
+	SeccompDefaultAllow bool `json:"seccomp_default_allow,omitempty"`
 }
 
 // Unlimited is an Rlimit's Max for no limit (RLIM_INFINITY).
@@ -86,6 +96,11 @@ type Landlock struct {
 	// abstract UNIX sockets (ABI 6). Both are scoped unless set.
 	AllowSignalsOut  bool `json:"allow_signals_out,omitempty"`
 	AllowAbstractOut bool `json:"allow_abstract_out,omitempty"`
+	// AllowNetwork leaves the network rights (TCP and UDP bind and
+	// connect) unhandled: the role binds and connects as its user may.
+	// The port lists must then be empty. For a role that runs programs
+	// it does not know (a hook posting to a web service, say).
+	AllowNetwork bool `json:"allow_network,omitempty"`
 }
 
 // Syscall is one allowlist entry. Why says who needs it; policies must give
@@ -207,6 +222,15 @@ func (p *Policy) Validate() error {
 				return bad("landlock path %q is not absolute", path)
 			}
 		}
+	}
+	if p.SeccompDefaultAllow && len(p.Caps) > 0 {
+		// A deny list cannot bound what a capability reaches; only an
+		// allowlist can (the hostname role's CAP_SYS_ADMIN).
+		return bad("seccomp_default_allow with capabilities %v: a capability needs an allowlist to bound it", p.Caps)
+	}
+	l := p.Landlock
+	if l.AllowNetwork && len(l.BindTCP)+len(l.ConnectTCP)+len(l.BindUDP)+len(l.SendUDP) > 0 {
+		return bad("landlock allow_network with port rules: the ports would not be enforced")
 	}
 	clear(seen)
 	for _, s := range p.Seccomp {

@@ -106,10 +106,12 @@ func (r PolicyReport) WriteText(w io.Writer) {
 	row("ro files", ll.ROFiles)
 	row("rw files", ll.RWFiles)
 	row("unix connect", ll.ConnectUnix)
-	row("tcp bind", portList(ll.BindTCP))
-	row("tcp connect", portList(ll.ConnectTCP))
-	row("udp bind", portList(ll.BindUDP))
-	row("udp send", portList(ll.SendUDP))
+	if !ll.AllowNetwork {
+		row("tcp bind", portList(ll.BindTCP))
+		row("tcp connect", portList(ll.ConnectTCP))
+		row("udp bind", portList(ll.BindUDP))
+		row("udp send", portList(ll.SendUDP))
+	}
 	var scoped []string
 	if !ll.AllowSignalsOut {
 		scoped = append(scoped, "signals")
@@ -118,13 +120,21 @@ func (r PolicyReport) WriteText(w io.Writer) {
 		scoped = append(scoped, "abstract-unix-sockets")
 	}
 	row("scoped", scoped)
+	if ll.AllowNetwork {
+		row("network", []string{"NOT HANDLED: TCP and UDP bind and connect as the user may"})
+	}
 	fmt.Fprintf(w, "    kernel ABI %d enforces: %s\n", r.KernelLandlockABI, strings.Join(r.LandlockEnforced, " "))
 	for _, g := range r.LandlockMissing {
 		fmt.Fprintf(w, "    kernel lacks %s -> %s\n", g.Right, g.CoveredBy)
 	}
 
-	fmt.Fprintf(w, "  seccomp: %d syscalls allowed, everything else kills the process; architecture checked first; %d BPF instructions\n",
-		len(p.Seccomp), r.SeccompInstructions)
+	if p.SeccompDefaultAllow {
+		fmt.Fprintf(w, "  seccomp: DEFAULT ALLOW: %d syscalls denied (ENOSYS), every other syscall allowed; architecture checked first; %d BPF instructions\n",
+			len(p.Seccomp), r.SeccompInstructions)
+	} else {
+		fmt.Fprintf(w, "  seccomp: %d syscalls allowed, everything else kills the process; architecture checked first; %d BPF instructions\n",
+			len(p.Seccomp), r.SeccompInstructions)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range p.Seccomp {
 		fmt.Fprintf(tw, "    %s\t%s\t%s\n", s.Name, conditionText(s.Any), s.Why)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"syscall"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -24,6 +25,12 @@ const (
 	SeccompRetAllow       uint32 = 0x7fff0000
 	seccompRetActionFull  uint32 = 0xffff0000
 )
+
+// SeccompDenyErrno is what a syscall on a deny list (Policy.SeccompDefaultAllow)
+// fails with: ENOSYS, as if the kernel lacked it, so that programs take
+// their fallback paths (glibc retries clone3 as clone on ENOSYS only; a
+// program without io_uring falls back to read and write).
+const SeccompDenyErrno = syscall.ENOSYS
 
 func nativeArch() (*arch.Info, error) { return arch.GetInfo("") }
 
@@ -59,10 +66,17 @@ func SyscallNumber(name string) (int, error) {
 // seccompPolicy converts the allowlist to go-seccomp-bpf's form: allowed
 // syscalls, everything else kill-process. The architecture check comes
 // first in the assembled program, and on amd64 x32 syscall numbers are
-// refused.
+// refused. With SeccompDefaultAllow the list is a deny list: its entries
+// fail with ENOSYS ([SeccompDenyErrno]) and everything else is allowed.
 func seccompPolicy(p *Policy) seccomp.Policy {
-	plain := seccomp.SyscallGroup{Action: seccomp.ActionAllow}
-	cond := seccomp.SyscallGroup{Action: seccomp.ActionAllow}
+	match, dflt := seccomp.ActionAllow, seccomp.ActionKillProcess
+	if p.SeccompDefaultAllow {
+		// go-seccomp-bpf's ActionErrno means EPERM; any other errno is
+		// the action with the errno in its low bits, returned as is.
+		match, dflt = seccomp.Action(SeccompRetErrno|uint32(SeccompDenyErrno)), seccomp.ActionAllow
+	}
+	plain := seccomp.SyscallGroup{Action: match}
+	cond := seccomp.SyscallGroup{Action: match}
 	for _, s := range p.Seccomp {
 		if len(s.Any) == 0 {
 			plain.Names = append(plain.Names, s.Name)
@@ -87,7 +101,7 @@ func seccompPolicy(p *Policy) seccomp.Policy {
 	if len(cond.NamesWithCondtions) > 0 {
 		groups = append(groups, cond)
 	}
-	return seccomp.Policy{DefaultAction: seccomp.ActionKillProcess, Syscalls: groups}
+	return seccomp.Policy{DefaultAction: dflt, Syscalls: groups}
 }
 
 // CompileSeccomp validates p and assembles its allowlist into a classic BPF
@@ -103,6 +117,22 @@ func CompileSeccomp(p *Policy) ([]bpf.Instruction, []bpf.RawInstruction, error) 
 	insts, err := sp.Assemble()
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox: policy %s: assembling seccomp filter: %w", p.Role, err)
+	}
+	if p.SeccompDefaultAllow {
+		// go-seccomp-bpf sends a foreign architecture (i386 syscalls
+		// through int 0x80 on amd64) to the default action: allow, for
+		// a deny list, which would be a way around it. Such calls are
+		// killed before the library's program runs.
+		a, err := nativeArch()
+		if err != nil {
+			return nil, nil, fmt.Errorf("sandbox: %w", err)
+		}
+		archCheck := []bpf.Instruction{
+			bpf.LoadAbsolute{Off: 4, Size: 4}, // seccomp_data.arch
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(a.ID), SkipTrue: 1},
+			bpf.RetConstant{Val: SeccompRetKillProcess},
+		}
+		insts = append(archCheck, insts...)
 	}
 	raw, err := bpf.Assemble(insts)
 	if err != nil {

@@ -71,6 +71,10 @@ type clientFlags struct {
 	classless      ifch.Classless
 	minRoute       int
 
+	// hook
+	hook        string
+	hookTimeout time.Duration
+
 	level  slog.Level
 	format logging.Format
 
@@ -117,6 +121,8 @@ func newClientFlags() *clientFlags {
 	fs.IntVar(&c.mtuFloor, "mtu-floor", 0, "smallest MTU accepted from the server (0: ifch's default, 576)")
 	fs.TextVar(&c.classless, "classless-routes", ifch.ClasslessOn, "option 121 routes: on, off (option 3 is the default route) or no-default (no default route among them)")
 	fs.IntVar(&c.minRoute, "min-route-prefix", 0, "shortest option 121 route taken, the default route apart (0: 8); shorter ones (TunnelVision's 0/1 and 128/1) are dropped")
+	fs.StringVar(&c.hook, "hook", "", "program run at each lease event (bound, renewed, rebound, released, expired, lost, conflict, stopped) as --hook-user, with the event and lease as JSON on stdin; absolute path, changeable by root or the hook user only")
+	fs.DurationVar(&c.hookTimeout, "hook-timeout", 30*time.Second, "longest run of the hook; its process group is killed then")
 	return c
 }
 
@@ -204,6 +210,12 @@ func (c *clientFlags) validate() error {
 	}
 	if mode == config.DNSResolved && c.ifchd != "" {
 		return errors.New("dns resolved: with --ifchd, ifchd handles DNS (its own --dns); ndhc spawns no ifch to ask")
+	}
+	if c.hook != "" && !strings.HasPrefix(c.hook, "/") {
+		return fmt.Errorf("hook %q: want an absolute path", c.hook)
+	}
+	if c.hookTimeout <= 0 || c.hookTimeout > time.Hour {
+		return fmt.Errorf("hook-timeout %v: want more than 0 and at most 1h", c.hookTimeout)
 	}
 	if c.ifchd != "" && !strings.HasPrefix(c.ifchd, "/") {
 		return fmt.Errorf("ifchd %q: want an absolute socket path", c.ifchd)
@@ -307,6 +319,7 @@ func (c *clientFlags) instance(ifi *net.Interface, log *slog.Logger, stderr io.W
 		Log: log, Stderr: stderr, Settings: c.roles.settings, Degrade: c.roles.degrade, Ifchd: c.ifchd, OneShotTimeout: c.timeout,
 		ControlSocket: controlSocketPath(c.controlSocket, ifi.Name), ControlGroup: c.controlGID,
 		Engine: eng, Sockd: config.Sockd{Link: link, Log: lg}, Ifch: ic, Hostname: config.Hostname{Log: lg}, DNS: dc,
+		Hook: config.Hook{Log: lg, Interface: ifi.Name, Path: c.hook, Timeout: c.hookTimeout},
 	}
 	if c.eventFD > 0 {
 		ev, err := event.OpenFD(c.eventFD)

@@ -88,7 +88,7 @@ func startClient(t *testing.T, l *lab.Lab, o clientOpts) *daemon {
 		args = append(args, o.sub)
 	}
 	args = append(append(args, "-i", l.Client.IfName(),
-		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
+		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104", "--hook-user", "61105",
 		"--state-dir", o.stateDir, "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", c.resolv, "--log-level", "debug", "--event-fd", "3"), o.args...)
 	if !slices.Contains(o.args, "--control-socket") {
 		// Not the host's /run/ndhc: the lab's interface names repeat.
@@ -431,8 +431,10 @@ func TestLabUnitCapabilities(t *testing.T) {
 	}
 
 	// A control group: its socket is created in that group, without
-	// CAP_CHOWN.
-	c = startClient(t, l, clientOpts{stateDir: state, wrap: fence, args: []string{"-q", "--control-group", "nogroup"}})
+	// CAP_CHOWN. A hook: the supervisor opens the engine's lease file
+	// for it, without CAP_DAC_READ_SEARCH.
+	hookPath, _ := labHook(t, 61105)
+	c = startClient(t, l, clientOpts{stateDir: state, wrap: fence, args: []string{"-q", "--control-group", "nogroup", "--hook", hookPath}})
 	if code := c.wait(20 * time.Second); code != 0 {
 		t.Fatalf("exit %d under the unit's bounding set after prepare", code)
 	}

@@ -35,7 +35,7 @@ _ndhc_value()
     case $flag in
         i | interface)
             COMPREPLY=($(compgen -W "$(_ndhc_ifaces)" -- "$cur")) ;;
-        c | config | resolv-conf | ifchd | socket | dbus-socket | control-socket)
+        c | config | resolv-conf | ifchd | socket | dbus-socket | control-socket | hook)
             COMPREPLY=($(compgen -f -- "$cur")) ;;
         state-dir | empty-dir)
             COMPREPLY=($(compgen -d -- "$cur")) ;;
@@ -53,11 +53,11 @@ _ndhc_value()
             COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")) ;;
         allow-degraded-sandbox)
             COMPREPLY=($(compgen -W "landlock seccomp landlock,seccomp" -- "$cur")) ;;
-        supervisor-user | engine-user | sockd-user | ifch-user | hostname-user | dns-user | socket-owner)
+        supervisor-user | engine-user | sockd-user | ifch-user | hostname-user | dns-user | hook-user | socket-owner)
             COMPREPLY=($(compgen -u -- "$cur")) ;;
         socket-group | control-group)
             COMPREPLY=($(compgen -g -- "$cur")) ;;
-        timeout | arp-wait | hostname | vendor-class | request | route-metric | \
+        timeout | hook-timeout | arp-wait | hostname | vendor-class | request | route-metric | \
             allow-ranges | min-prefix | mtu-floor | min-route-prefix | event-fd | ready-fd | \
             allow | socket-mode | max-conns | max-conns-per-uid | idle-timeout | \
             max-dns | max-routes | max-search)
@@ -73,10 +73,10 @@ _ndhc()
     local cur prev
     _ndhc_words
     COMPREPLY=()
-    local roles="supervisor engine sockd ifch hostname dns"
+    local roles="supervisor engine sockd ifch hostname dns hook"
     local role_flags="--json --allow-degraded-sandbox --state-dir --empty-dir
         --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
-        --dns-user --dbus-socket"
+        --dns-user --dbus-socket --hook-user"
     local client_flags="--interface --config --oneshot --timeout --release-on-exit
         --clientid --hostname --vendor-class --request --set-hostname
         --arp-mode --arp-wait --relentless-defense --resolv-conf --route-metric
@@ -86,6 +86,7 @@ _ndhc()
         --supervisor-user --engine-user --sockd-user --ifch-user --hostname-user
         --dns --dns-user --dbus-socket
         --control-socket --control-group --wait
+        --hook --hook-user --hook-timeout
         -i -c -q -w --help"
 
     _ndhc_value && return 0

@@ -148,3 +148,19 @@ func (c *Hostname) Logging() (Log, string) { return c.Log, "" }
 
 // Logging implements Role.
 func (c *DNS) Logging() (Log, string) { return c.Log, "" }
+
+// Hook is the hook role's configuration (--hook).
+type Hook struct {
+	Log Log `json:"log"`
+	// Interface is the interface the instance serves: the hook's third
+	// argument and NDHC_INTERFACE.
+	Interface string `json:"interface"`
+	// Path is the program run at each lease event, checked by the
+	// supervisor at start-up (internal/hook.CheckPath).
+	Path string `json:"path"`
+	// Timeout bounds each run; its process group is killed at the end.
+	Timeout time.Duration `json:"timeout"`
+}
+
+// Logging implements Role.
+func (c *Hook) Logging() (Log, string) { return c.Log, c.Interface }

@@ -70,7 +70,7 @@ func start(t *testing.T, l *lab.Lab, bin, sel string) *run {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"unshare", "--uts", bin, "-i", l.Client.IfName(), "--set-hostname",
-		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104",
+		"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104", "--hook-user", "61105",
 		"--state-dir", filepath.Join(dir, "state"), "--empty-dir", filepath.Join(dir, "empty"), "--resolv-conf", filepath.Join(dir, "resolv.conf"),
 		"--log-format", "json", "--event-fd", "3"}
 	r := &run{done: make(chan struct{})}

@@ -42,6 +42,7 @@ const (
 	Ifch       = "ifch"
 	Hostname   = "hostname"
 	DNS        = "dns"
+	Hook       = "hook"
 )
 
 // Names of the descriptors the supervisor hands the roles: the two ends
@@ -66,6 +67,10 @@ type Role struct {
 	// Controls are the audit's allowed actions for the role, beyond the
 	// IPC round trip every role makes.
 	Controls func() []probe.Action
+	// OwnBattery: Controls is the role's whole audit, in place of the
+	// generic battery of forbidden actions (the hook role, whose programs
+	// may read files, run programs and open sockets by design).
+	OwnBattery bool
 	// run is the role's body in its child process; nil for the
 	// supervisor, which is the parent.
 	run func(in *sandbox.Inherited) int
@@ -79,6 +84,7 @@ var All = []Role{
 	{Name: Ifch, Policy: policies.Ifch, Controls: ifchControls, run: runIfch},
 	{Name: Sockd, Policy: policies.Sockd, Controls: sockdControls, run: runSockd},
 	{Name: Engine, Policy: policies.Engine, Controls: engineControls, run: runEngine},
+	{Name: Hook, Policy: policies.Hook, Optional: true, Controls: hookActions, OwnBattery: true, run: runHook},
 }
 
 // ByName returns the named role.
@@ -117,6 +123,9 @@ func AuditActions() []probe.Action {
 // under its policy p.
 func (r Role) AuditSubject(p sandbox.Policy) probe.Subject {
 	actions := append(probe.Battery(), probe.IPCRoundTrip(), probe.RuntimeStress())
+	if r.OwnBattery {
+		actions = []probe.Action{probe.IPCRoundTrip(), probe.RuntimeStress()}
+	}
 	if r.Controls != nil {
 		actions = append(actions, r.Controls()...)
 	}

@@ -72,7 +72,9 @@ func (s *Settings) Policy(name string) (sandbox.Policy, error) {
 		}
 	} else if p.Chroot == policies.BusDir {
 		p.Chroot, p.Landlock.ConnectUnix = s.busChroot()
-	} else {
+	} else if p.Chroot != policies.HookRoot {
+		// The hook role keeps the real root: its programs are the
+		// operator's and reach what their user may.
 		p.Chroot = s.EmptyDir
 	}
 	return p, p.Validate()

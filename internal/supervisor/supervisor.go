@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/internal/config"
 	"github.com/ndhc-go/ndhc/internal/control"
+	"github.com/ndhc-go/ndhc/internal/engine"
 	"github.com/ndhc-go/ndhc/internal/event"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/linkev"
@@ -71,6 +73,8 @@ type Config struct {
 	// DNS is the dns role's configuration (spawned when Ifch.DNS is
 	// resolved), with the decision --dns led to.
 	DNS config.DNS
+	// Hook is the hook role's configuration; an empty Path: no hook.
+	Hook config.Hook
 }
 
 // signals the supervisor relays, and the engine commands they become.
@@ -87,7 +91,13 @@ type supervisor struct {
 	log    *slog.Logger
 	group  *sandbox.Group
 	engine *sandbox.Member
-	out    *output
+	// hook is the hook role, nil without --hook; hookState maps the
+	// engine's events to its events.
+	hook      *sandbox.Member
+	hookState hookState
+	// leasePath is the engine's lease file, which the hook role reads.
+	leasePath string
+	out       *output
 	// ctl serves the control socket; nil: none.
 	ctl *control.Server
 	// isReady: READY=1 (and the ready fd's newline) went out.
@@ -153,6 +163,10 @@ func (s *supervisor) notifyState(e event.Event) {
 }
 
 func (s *supervisor) run() int {
+	if err := s.checkHook(); err != nil {
+		s.log.Error("refusing the hook", "err", err)
+		return exitcode.Usage
+	}
 	inst, err := s.Settings.PrepareInstance(s.Engine.Link.Name)
 	if err != nil {
 		s.log.Error("preparing the state directory", "err", err)
@@ -172,6 +186,7 @@ func (s *supervisor) run() int {
 		}
 		defer s.ctl.Close()
 	}
+	s.leasePath = filepath.Join(inst.Dir, engine.LeaseFile)
 	specs, err := s.specs()
 	if err != nil {
 		s.log.Error("preparing the roles", "err", err)
@@ -213,6 +228,9 @@ func (s *supervisor) run() int {
 		if m.Role == roles.Engine {
 			s.engine = m
 		}
+		if m.Role == roles.Hook {
+			s.hook, s.hookState.releaseOnExit = m, s.Engine.ReleaseOnExit
+		}
 	}
 	p, err := s.Settings.Policy(roles.Supervisor)
 	if err != nil {
@@ -237,7 +255,7 @@ func (s *supervisor) run() int {
 // descriptors it is handed and its configuration.
 func (s *supervisor) specs() ([]sandbox.Spec, error) {
 	files := map[string][]sandbox.File{}
-	cfgs := map[string]any{roles.Engine: &s.Engine, roles.Sockd: &s.Sockd, roles.Ifch: &s.Ifch, roles.Hostname: &s.Hostname, roles.DNS: &s.DNS}
+	cfgs := map[string]any{roles.Engine: &s.Engine, roles.Sockd: &s.Sockd, roles.Ifch: &s.Ifch, roles.Hostname: &s.Hostname, roles.DNS: &s.DNS, roles.Hook: &s.Hook}
 	closeAll := func() {
 		for _, fs := range files {
 			for _, f := range fs {
@@ -296,6 +314,17 @@ func (s *supervisor) specs() ([]sandbox.Spec, error) {
 		return nil, fmt.Errorf("netlink link events: %w", err)
 	}
 	files[roles.Engine] = append(files[roles.Engine], sandbox.File{Name: "links", File: links})
+	if s.Hook.Path != "" {
+		// The hook role reads the engine's lease at each event through
+		// this descriptor; it reaches no other file of the state
+		// directory.
+		lf, err := s.openLease()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("lease file for the hook: %w", err)
+		}
+		files[roles.Hook] = []sandbox.File{{Name: "lease", File: lf}}
+	}
 
 	var specs []sandbox.Spec
 	for _, r := range roles.All {
@@ -385,11 +414,13 @@ func (s *supervisor) watch() int {
 			s.Events.Write(r)
 			if ev.Member == s.engine {
 				if ev.Err == nil && gaveUp {
+					s.finishHook()
 					return exitcode.NoLease
 				}
 				if ev.Err == nil {
 					s.log.Info("engine finished")
 					s.awaitDNS(dnsSettle)
+					s.finishHook()
 					return exitcode.OK
 				}
 				return s.died(ev)
@@ -503,6 +534,7 @@ func (s *supervisor) engineEvent(ev sandbox.Event) error {
 		}
 	}
 	s.Events.Write(r)
+	s.hookEvent(e)
 	return nil
 }
 

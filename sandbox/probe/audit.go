@@ -33,6 +33,10 @@ type RoleAudit struct {
 	Gaps []sandbox.Gap `json:"landlock_gaps,omitempty"`
 	// Results holds one entry per action, in the subject's order.
 	Results []Result `json:"results"`
+	// SeccompDefaultAllow: the role's seccomp filter is a deny list
+	// (sandbox.Policy.SeccompDefaultAllow); SeccompDenied is its length.
+	SeccompDefaultAllow bool `json:"seccomp_default_allow,omitempty"`
+	SeccompDenied       int  `json:"seccomp_denied,omitempty"`
 }
 
 // Audit is the outcome of [RunAudit] over a set of roles.
@@ -74,6 +78,9 @@ func RunAudit(subjects []Subject, opts sandbox.Options) (*Audit, error) {
 			return nil, fmt.Errorf("probe: audit of role %s without actions", p.Role)
 		}
 		ra := RoleAudit{Role: p.Role}
+		if p.SeccompDefaultAllow {
+			ra.SeccompDefaultAllow, ra.SeccompDenied = true, len(p.Seccomp)
+		}
 		for _, act := range s.Actions {
 			res, rep, err := Run(p, act, opts)
 			if err != nil {
@@ -141,12 +148,19 @@ func (a *Audit) WriteText(w io.Writer) {
 		if len(rep.Degraded) > 0 {
 			landlock += " DEGRADED: " + strings.Join(rep.Degraded, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%d\n", ra.Role, st.Uid[1], st.Gid[1],
-			sandbox.FormatCaps(st.CapEff), sandbox.FormatCaps(st.CapAmb), st.NoNewPrivs, st.Seccomp, landlock, rep.ThreadsChecked)
+		seccomp := fmt.Sprint(st.Seccomp)
+		if ra.SeccompDefaultAllow {
+			seccomp += " DEFAULT ALLOW"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%d\n", ra.Role, st.Uid[1], st.Gid[1],
+			sandbox.FormatCaps(st.CapEff), sandbox.FormatCaps(st.CapAmb), st.NoNewPrivs, seccomp, landlock, rep.ThreadsChecked)
 	}
 	tw.Flush()
 
 	for _, ra := range a.Roles {
+		if ra.SeccompDefaultAllow {
+			fmt.Fprintf(w, "%s: seccomp is a DEFAULT-ALLOW deny list of %d syscalls (answered ENOSYS): every other syscall is allowed\n", ra.Role, ra.SeccompDenied)
+		}
 		for _, g := range ra.Gaps {
 			fmt.Fprintf(w, "%s: kernel lacks Landlock %s -> %s\n", ra.Role, g.Right, g.CoveredBy)
 		}

@@ -24,7 +24,7 @@ var guestModules = []string{"veth"}
 // (policies/runtime.go, `make install-users`), each with its own uid from
 // firstRoleUID up, which also lets the host name the role in a seccomp
 // record.
-var roleUsers = []string{"ndhc-super", "ndhc", "ndhc-sockd", "ndhc-ifch", "ndhc-host"}
+var roleUsers = []string{"ndhc-super", "ndhc", "ndhc-sockd", "ndhc-ifch", "ndhc-host", "ndhc-hook"}
 
 const firstRoleUID = 101
 

@@ -15,6 +15,9 @@
 
 /bin/busybox --install -s /bin
 export PATH=/bin
+# The initramfs root comes up mode 0777; a distribution's / is 0755, and
+# ndhc refuses a chroot directory others can write (the hook role keeps /).
+chmod 0755 /
 
 M=@@ndhc-kernels
 say() { echo "$M $*"; }
