@@ -102,7 +102,10 @@ _ndhc()
             else
                 COMPREPLY=($(compgen -W "$roles" -- "$cur"))
             fi ;;
-        version) ;;
+        version)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--json" -- "$cur"))
+            fi ;;
         *)
             if ((COMP_CWORD == 1)) && [[ $cur != -* ]]; then
                 COMPREPLY=($(compgen -W "status policy audit version" -- "$cur"))
