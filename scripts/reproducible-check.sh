@@ -13,7 +13,6 @@
 # dist (the tarball holds HEAD).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-top=$(pwd)
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 go=${GO:-go}
 work=$(mktemp -d /tmp/ndhc-repro.XXXXXX)
@@ -51,7 +50,7 @@ tar -xzf "$t1" -C "$b"
 # GOFLAGS=-modcacherw is not set) and never the network.
 modcache=$($go env GOMODCACHE)
 build() { # dir umask tz lang gocache
-	(cd "$1/$name" && umask "$2" && TZ=$3 LANG=$4 LC_ALL=$4 GOCACHE=$5 GOMODCACHE=$modcache GOPROXY=off GOFLAGS= \
+	(cd "$1/$name" && umask "$2" && TZ=$3 LANG=$4 LC_ALL=$4 GOCACHE=$5 GOMODCACHE=$modcache GOPROXY=off GOFLAGS='' \
 		make --no-print-directory build GO="$go" >"$1/build.log" 2>&1) || {
 		echo "reproducible-check: the build in $1 failed:" >&2
 		cat "$1/build.log" >&2
@@ -110,7 +109,7 @@ for bin in ifchd netlogind netlogin netlogind-session; do
 	*) echo "reproducible-check: $bin --version gave \"$line\"" >&2; fail=1 ;;
 	esac
 done
-echo "$("$a/$name/bin/ndhc" --version)"
+"$a/$name/bin/ndhc" --version
 if [ "$fail" != 0 ]; then
 	echo "reproducible-check: FAILED" >&2
 	exit 1
