@@ -2,21 +2,33 @@
 # touch namespaces, users or the sandbox need root.
 
 GO        ?= go
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 FUZZTIME  ?= 10s
 BIN       := bin
-LDFLAGS   := -s -w -X main.version=$(VERSION)
+# What the binaries say they are (internal/version, `ndhc version`):
+# scripts/version.sh reads a release tarball's VERSION file, or asks git
+# (the nearest v* tag, else a pseudo-version of the commit). -buildid=
+# and -buildvcs=false (GOFLAGS below): the same source gives the same
+# bytes from a git checkout or a tarball, in any directory (make
+# reproducible-check).
+VERSION_INFO := $(shell ./scripts/version.sh 2>/dev/null)
+VERSION   ?= $(or $(patsubst version=%,%,$(filter version=%,$(VERSION_INFO))),devel)
+COMMIT    ?= $(patsubst commit=%,%,$(filter commit=%,$(VERSION_INFO)))
+COMMIT_TIME ?= $(patsubst commit_time=%,%,$(filter commit_time=%,$(VERSION_INFO)))
+DIRTY     ?= $(patsubst dirty=%,%,$(filter dirty=%,$(VERSION_INFO)))
+VPKG      := github.com/ndhc-go/ndhc/internal/version
+LDFLAGS   := -s -w -buildid= -X $(VPKG).version=$(VERSION) -X $(VPKG).commit=$(COMMIT) -X $(VPKG).commitTime=$(COMMIT_TIME) -X $(VPKG).dirty=$(DIRTY)
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 
 # Static binaries: syscall.AllThreadsSyscall, which the sandbox uses to
 # change every thread's capabilities and prctl state, refuses to run in a
 # cgo build.
 export CGO_ENABLED = 0
+export GOFLAGS := $(strip $(GOFLAGS) -buildvcs=false)
 
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build test fuzz fuzz-totals bench bench-login demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak man-lint uninstall deb
+.PHONY: all build test fuzz fuzz-totals bench bench-login demo demo-login lint clean install install-users audit policy kernels kernels-arm64 containment hostile soak man-lint uninstall deb dist reproducible-check
 
 all: build
 
@@ -255,3 +267,19 @@ clean:
 containment:
 	$(GO) test -tags containment -count=1 -timeout 20m -run TestContainment ./internal/containment/ -v
 	$(GO) test -tags containment -count=1 -timeout 10m -run TestContainment ./internal/login/logincontainment/ -v
+
+# Releases (RELEASING.md). dist: the source tarball
+# DISTDIR/ndhc-go-VERSION.tar.gz and its .sha256, from git archive of
+# HEAD with a VERSION file added, the same bytes on every run
+# (scripts/dist.sh; a tree with changes is refused unless
+# DIST_ALLOW_DIRTY=1). reproducible-check: that tarball twice, then every
+# binary built twice from it in two directories with different umasks,
+# time zones, locales and build caches; a table of binary, sha256 and
+# whether they agree, failing on any difference
+# (scripts/reproducible-check.sh).
+DISTDIR ?= $(BIN)/dist
+dist:
+	DISTDIR=$(DISTDIR) ./scripts/dist.sh
+
+reproducible-check:
+	GO=$(GO) ./scripts/reproducible-check.sh

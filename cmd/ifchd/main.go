@@ -34,6 +34,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/ifchrole"
 	"github.com/ndhc-go/ndhc/internal/logging"
+	"github.com/ndhc-go/ndhc/internal/version"
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
@@ -47,14 +48,10 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
-// version is stamped by the Makefile (-ldflags -X main.version=...).
-var version = "devel"
-
 func run(args []string, stderr io.Writer) int {
 	if len(args) == 1 {
-		switch args[0] {
-		case "version", "-version", "--version":
-			fmt.Println("ifchd", version)
+		if version.IsFlag(args[0]) {
+			fmt.Println(version.Get("ifchd"))
 			return exitcode.OK
 		}
 	}

@@ -14,9 +14,6 @@ import (
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
-// version is stamped by the Makefile (-ldflags -X main.version=...).
-var version = "devel"
-
 const usage = `usage:
   ndhc -i IFACE [flags]           run the DHCP client on IFACE (ndhc -i IFACE -h: every flag)
   ndhc -c FILE                    the same, configured by a file of key = value lines
@@ -32,7 +29,7 @@ const usage = `usage:
   ndhc policy [ROLE] [--json]     print the sandbox policy of every role (or one)
   ndhc policy --users             list the system users the roles run as
   ndhc audit [--json] [flags]     prove each role's sandbox by attempting forbidden actions
-  ndhc version                    print the version
+  ndhc version [--json]           print the version, commit and Go toolchain
 
 Run "ndhc COMMAND -h" for the flags of a command.
 `
@@ -64,7 +61,7 @@ func run(args []string) int {
 	case "audit":
 		return auditCmd(args[1:], os.Stdout)
 	case "version", "--version":
-		fmt.Printf("ndhc %s\n", version)
+		return versionCmd(args[1:], os.Stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

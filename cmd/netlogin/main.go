@@ -5,6 +5,7 @@
 //	netlogin -connect host:port (-ca FILE | -fingerprint SHA256:...) [-c CMD]...
 //	netlogin -unix /run/netlogind.sock [-c CMD]...
 //	netlogin keygen -key FILE -cert FILE [-host NAME]...
+//	netlogin --version
 //
 // Over TCP the connection is TLS 1.3 and the server must prove itself:
 // either its certificate chains to one in the -ca file and holds the
@@ -45,6 +46,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/login/client"
 	"github.com/ndhc-go/ndhc/internal/login/hostkey"
 	"github.com/ndhc-go/ndhc/internal/login/wire"
+	"github.com/ndhc-go/ndhc/internal/version"
 )
 
 func main() {
@@ -67,6 +69,7 @@ const usageText = `usage:
   netlogin -connect host:port (-ca FILE | -fingerprint SHA256:...) [flags] [-c command]...
   netlogin -unix PATH [flags] [-c command]...
   netlogin keygen -key FILE -cert FILE [-host NAME]... [-cn NAME] [-days N]
+  netlogin --version
 
 Without -c, commands are read from standard input, one per line.
 
@@ -138,6 +141,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 }
 
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(stdout, version.Get("netlogin"))
+		return exitcode.OK
+	}
 	if len(args) > 0 && args[0] == "keygen" {
 		return keygen(args[1:], stdout, stderr)
 	}

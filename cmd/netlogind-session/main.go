@@ -41,6 +41,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/login/pam"
 	"github.com/ndhc-go/ndhc/internal/login/session"
 	"github.com/ndhc-go/ndhc/internal/login/wire"
+	"github.com/ndhc-go/ndhc/internal/version"
 	"github.com/ndhc-go/ndhc/sandbox"
 )
 
@@ -62,6 +63,10 @@ func init() {
 }
 
 func main() {
+	if len(os.Args) == 2 && version.IsFlag(os.Args[1]) {
+		fmt.Println(version.Get("netlogind-session"))
+		os.Exit(exitOK)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("role", "session")
 	os.Exit(run(log))
 }

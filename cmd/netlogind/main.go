@@ -32,12 +32,11 @@ import (
 	"github.com/ndhc-go/ndhc/internal/login/listener"
 	"github.com/ndhc-go/ndhc/internal/login/netrole"
 	"github.com/ndhc-go/ndhc/internal/login/session"
+	"github.com/ndhc-go/ndhc/internal/version"
 	"github.com/ndhc-go/ndhc/policies"
 	"github.com/ndhc-go/ndhc/sandbox"
 	"github.com/ndhc-go/ndhc/sandbox/probe"
 )
-
-var version = "devel"
 
 // Exit statuses.
 const (
@@ -69,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "policy":
 			return policy(args[1:], stdout, stderr)
 		case "version", "-version", "--version":
-			fmt.Fprintln(stdout, "netlogind", version)
+			fmt.Fprintln(stdout, version.Get("netlogind"))
 			return exitOK
 		}
 	}

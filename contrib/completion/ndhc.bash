@@ -116,7 +116,10 @@ _ndhc()
             fi ;;
         prepare)
             [[ $cur == -* ]] && COMPREPLY=($(compgen -W "$client_flags" -- "$cur")) ;;
-        version) ;;
+        version)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--json" -- "$cur"))
+            fi ;;
         *)
             if ((COMP_CWORD == 1)) && [[ $cur != -* ]]; then
                 COMPREPLY=($(compgen -W "status prepare show renew release rebind wait policy audit version" -- "$cur"))
