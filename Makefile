@@ -151,6 +151,9 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 # /usr/share/polkit-1/rules.d and /etc/polkit-1/rules.d.
 POLKITRULESDIR ?= $(PREFIX)/share/polkit-1/rules.d
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# Examples an administrator copies: the lease hooks (contrib/hooks) and
+# the systemd drop-in for --set-hostname.
+EXAMPLESDIR ?= $(PREFIX)/share/doc/ndhc/examples
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 
 INST_SBIN   := ndhc ifchd netlogind netlogind-session
@@ -190,6 +193,12 @@ install: $(BIN)/ndhc
 	done
 	install -d $(DESTDIR)$(POLKITRULESDIR)
 	install -m 0644 contrib/polkit/ndhc.rules $(DESTDIR)$(POLKITRULESDIR)/
+	install -d $(DESTDIR)$(EXAMPLESDIR)
+	install -m 0755 contrib/hooks/log-event contrib/hooks/chrony $(DESTDIR)$(EXAMPLESDIR)/
+	install -m 0644 contrib/hooks/chrony.tmpfiles $(DESTDIR)$(EXAMPLESDIR)/
+	install -m 0644 contrib/hooks/README $(DESTDIR)$(EXAMPLESDIR)/README.hooks
+	sed -E -e '/^Exec/s,/usr/(local/)?sbin/,$(SBINDIR)/,g' contrib/systemd/ndhc-hostname.conf >$(DESTDIR)$(EXAMPLESDIR)/ndhc-hostname.conf
+	chmod 0644 $(DESTDIR)$(EXAMPLESDIR)/ndhc-hostname.conf
 
 # Removes the files install installs, with the same variables; the
 # directories stay (they are shared: /usr/local/sbin, the man sections).
@@ -201,6 +210,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/ndhc $(DESTDIR)$(BASHCOMPDIR)/ifchd $(DESTDIR)$(ZSHCOMPDIR)/_ndhc
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/netlogin $(DESTDIR)$(BASHCOMPDIR)/netlogind $(DESTDIR)$(ZSHCOMPDIR)/_netlogin
 	rm -f $(DESTDIR)$(POLKITRULESDIR)/ndhc.rules
+	rm -f $(addprefix $(DESTDIR)$(EXAMPLESDIR)/,log-event chrony chrony.tmpfiles README.hooks ndhc-hostname.conf)
+	-rmdir $(DESTDIR)$(EXAMPLESDIR) $(DESTDIR)$(dir $(EXAMPLESDIR:/=)) 2>/dev/null
 
 # The role users on this machine (needs root), from the same sysusers.d
 # file the package installs: systemd-sysusers where present, useradd
