@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/ndhc-go/ndhc/internal/lab"
 )
 
 // dnsUser is the dns role's user in the lab. The other roles run as
@@ -117,48 +117,11 @@ func (f *fakeResolved) waitCall(t *testing.T, from int, method string) (resolved
 // systemd-resolved on it.
 func startBus(t *testing.T) (string, *fakeResolved) {
 	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("dbus-daemon missing: .ci/dns-check installs it in CI")
-		}
-		t.Skip("needs dbus-daemon (Debian package dbus-daemon)")
-	}
-	dir := t.TempDir()
-	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-		os.Chmod(d, 0o711)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "system_bus_socket")
-	tmpl, err := os.ReadFile("testdata/dbus-lab.conf")
+	conf, err := os.ReadFile("testdata/dbus-lab.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := filepath.Join(t.TempDir(), "bus.conf")
-	if err := os.WriteFile(conf, bytes.ReplaceAll(tmpl, []byte("@LISTEN@"), []byte("unix:path="+sock)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out syncBuffer
-	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--nopidfile", "--nosyslog")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("dbus-daemon output:\n%s", out.String())
-		}
-	})
-	waitFor(t, 10*time.Second, "dbus-daemon's socket", func() bool { _, err := os.Stat(sock); return err == nil })
-	conn, err := dbus.Connect("unix:path=" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	sock, conn := lab.StartBus(t, conf)
 	f := &fakeResolved{conn: conn}
 	if err := conn.Export(f, "/org/freedesktop/resolve1", "org.freedesktop.resolve1.Manager"); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,8 @@ func labHook(t *testing.T, uid int) (path, out string) {
 	if err := os.Chown(out, uid, uid); err != nil {
 		t.Fatal(err)
 	}
-	// A set-user-ID root copy of id(1): under no_new_privs the hook runs
+	// A set-user-ID root copy of id(1) (os.ModeSetuid: os.Chmod keeps only
+	// the permission bits of a plain 0o4755): under no_new_privs the hook runs
 	// it with its own uid.
 	id, err := os.ReadFile("/usr/bin/id")
 	if err != nil {
@@ -54,7 +55,7 @@ func labHook(t *testing.T, uid int) (path, out string) {
 	if err := os.WriteFile(suid, id, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(suid, 0o4755); err != nil {
+	if err := os.Chmod(suid, 0o755|os.ModeSetuid); err != nil {
 		t.Fatal(err)
 	}
 	path = filepath.Join(dir, "hook")

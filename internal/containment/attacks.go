@@ -33,7 +33,7 @@ type attack struct {
 
 func (a attack) applies(role string) bool { return len(a.roles) == 0 || slices.Contains(a.roles, role) }
 
-var children = []string{"engine", "sockd", "ifch", "hostname"}
+var children = []string{"engine", "sockd", "ifch", "hostname", "dns"}
 
 func ptr(s string) uint64 {
 	p, _ := unix.BytePtrFromString(s)
@@ -176,6 +176,7 @@ func attacks() []attack {
 			return sockdAsk(e, sockd.OpTransmit, client.SocketARP, uint32(e.ifindex), [4]byte{}, [4]byte{}, arp)
 		}},
 	)
+	as = append(as, dnsAttacks()...)
 	return as
 }
 
