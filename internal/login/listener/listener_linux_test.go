@@ -499,6 +499,15 @@ func TestUnauthenticatedCap(t *testing.T) {
 	if au := a.login("alice", "pw"); au.Status != uint16(wire.AuthOK) {
 		t.Fatal(au)
 	}
+	// The client reads AuthOK before the listener has counted the
+	// authentication (its notice comes from [session] on another
+	// channel): wait for the count, as a new client would have to.
+	for i := 0; ts.Stats().Unauthenticated != 1; i++ {
+		if i == 200 {
+			t.Fatalf("unauthenticated connections %d after a login, want 1", ts.Stats().Unauthenticated)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	c := newClient(t, ts.dialUnix(t))
 	if au := c.login("alice", "pw"); au.Status != uint16(wire.AuthOK) {
 		t.Fatalf("after one authenticated: %+v", au)
