@@ -173,11 +173,6 @@ const (
 	defConflictWait     = time.Second
 	defDeclineWait      = 10 * time.Second
 	defConflictRate     = 60 * time.Second
-	// quickConflicts is how many conflicts in a row are followed by the
-	// short ConflictWait; maxConflicts is RFC 5227's MAX_CONFLICTS, from
-	// which ConflictRateLimit applies.
-	quickConflicts = 2
-	maxConflicts   = 10
 	defNAKWait          = time.Second
 	defRefusedWait      = 10 * time.Second
 	defRefusedMaxWait   = 5 * time.Minute
@@ -193,6 +188,14 @@ const (
 	// server's answers: RENEWING and REBINDING retransmit at most every
 	// RetransMin, and T1, T2 and the expiry are the only other timers.
 	shortLeaseSeconds = 60
+)
+
+// The conflict back-off's counts: quickConflicts is how many conflicts in
+// a row are followed by the short ConflictWait; maxConflicts is RFC
+// 5227's MAX_CONFLICTS, from which ConflictRateLimit applies.
+const (
+	quickConflicts = 2
+	maxConflicts   = 10
 )
 
 // Settings configures a [Client]. Zero fields take defaults.
