@@ -461,7 +461,11 @@ func TestLabRoleKilled(t *testing.T) {
 // client's default fast ARP check catches it, declines it (DHCPDECLINE in
 // the server's log) and ends up with the other address. Five times, each
 // in a lab of its own, in parallel: the 250 ms window must catch the
-// squatter every time, under load too.
+// squatter every time, under load too. After one or two conflicts the
+// client discovers again within ConflictWait (1 s), so it holds a good
+// address before the 5.8 s dhcpcd took in the same set-up (issue 17): a
+// bound on the behaviour (a flat 10 s decline wait fails it), not a
+// performance figure, which `make bench` gives.
 func TestLabAddressConflict(t *testing.T) {
 	t.Parallel()
 	for i := range 5 {
@@ -470,7 +474,8 @@ func TestLabAddressConflict(t *testing.T) {
 			lab.RequireServer(t, lab.Dnsmasq)
 			// dnsmasq 2.90 picks the address after a decline from a hash
 			// of the MAC: with this one it is the free address at once.
-			// Another MAC (or version) costs one more conflict and 10 s.
+			// Another MAC (or version) costs one more conflict and up to
+			// 1 s more.
 			l := lab.NewT(t, lab.Config{Name: "conflict" + strconv.Itoa(i), ClientMAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}})
 			squatted, free := l.Net.Host(100), l.Net.Host(101)
 			sq, err := l.AddSquatter(squatted)
@@ -487,6 +492,7 @@ func TestLabAddressConflict(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			start := time.Now()
 			c := startClient(t, l, clientOpts{args: []string{"--request", squatted.String()}})
 			conflict, _ := c.waitRec(20*time.Second, "the conflict", 0, is("conflict"))
 			if conflict.Address != squatted.String() || conflict.MAC != sqMAC.String() {
@@ -494,10 +500,16 @@ func TestLabAddressConflict(t *testing.T) {
 			}
 			waitServer(t, srv, 0, 5*time.Second, "DHCPDECLINE", squatted.String())
 			// dnsmasq may offer the declined address once more; the
-			// client must catch it each time. The decline wait is 10 s.
-			addr, _ := c.boundAddr(45*time.Second, 0)
+			// client must catch it each time.
+			addr, bi := c.boundAddr(45*time.Second, 0)
 			if addr.Addr() != free {
 				t.Fatalf("bound %v, want %v", addr, free)
+			}
+			bound := c.records()[bi].Time
+			if d := bound.Sub(start); d >= 5800*time.Millisecond {
+				t.Errorf("bound %v after the start (%v after the conflict), want below 5.8 s", d, bound.Sub(conflict.Time))
+			} else {
+				t.Logf("bound %v after the start, %v after the conflict", d, bound.Sub(conflict.Time))
 			}
 			c.waitLease(l.Client.IfName(), "the free address", func(ls *dhcpclient.Lease) bool { return ls.Addr.Addr() == free })
 			if a := clientKernelAddr(t, l); a.prefix.Addr() != free {

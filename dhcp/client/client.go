@@ -126,9 +126,19 @@ type Timings struct {
 	// RetransMin is the shortest wait between retransmissions in RENEWING
 	// and REBINDING (RFC 2131 section 4.4.5: 60 s).
 	RetransMin time.Duration
-	// DeclineWait is the wait after a DHCPDECLINE before discovery starts
-	// again (RFC 2131 section 3.1 step 5: at least 10 s).
-	DeclineWait time.Duration
+	// ConflictWait, DeclineWait and ConflictRateLimit are the back-off
+	// after an address conflict: a DHCPDECLINE of an address another host
+	// answered for, or a bound address given up to another host (RFC 5227
+	// section 2.4 (b)). Conflicts are counted in a row: the count is reset
+	// once a bound address has held for ARPTimings.DefendInterval. After
+	// the first and second conflicts discovery starts again after a random
+	// wait of up to ConflictWait (1 s); after the third to the ninth, after
+	// DeclineWait (10 s, the wait RFC 2131 section 3.1 step 5 recommends
+	// after every DHCPDECLINE); from the tenth (RFC 5227's MAX_CONFLICTS),
+	// after ConflictRateLimit (60 s, RFC 5227's RATE_LIMIT_INTERVAL).
+	// Settings.Validate requires ConflictWait <= DeclineWait <=
+	// ConflictRateLimit.
+	ConflictWait, DeclineWait, ConflictRateLimit time.Duration
 	// NAKWait is the wait after a DHCPNAK before discovery starts again:
 	// 1 s, doubled by every further DHCPNAK before a bind, up to 64 s, so
 	// that a server that keeps refusing cannot make the client spin.
@@ -160,7 +170,9 @@ const (
 	defDefendInterval   = 10 * time.Second
 	defGatewayTimeout   = 2 * time.Second
 	defRetransMin       = 60 * time.Second
+	defConflictWait     = time.Second
 	defDeclineWait      = 10 * time.Second
+	defConflictRate     = 60 * time.Second
 	defNAKWait          = time.Second
 	defRefusedWait      = 10 * time.Second
 	defRefusedMaxWait   = 5 * time.Minute
@@ -176,6 +188,14 @@ const (
 	// server's answers: RENEWING and REBINDING retransmit at most every
 	// RetransMin, and T1, T2 and the expiry are the only other timers.
 	shortLeaseSeconds = 60
+)
+
+// The conflict back-off's counts: quickConflicts is how many conflicts in
+// a row are followed by the short ConflictWait; maxConflicts is RFC
+// 5227's MAX_CONFLICTS, from which ConflictRateLimit applies.
+const (
+	quickConflicts = 2
+	maxConflicts   = 10
 )
 
 // Settings configures a [Client]. Zero fields take defaults.
@@ -213,8 +233,8 @@ type Settings struct {
 
 // Validate reports settings the client cannot work with: a MAC that is
 // zero or not unicast, an option the builders would reject, a RequestAddr
-// that is not unicast IPv4, an unknown ARP mode, a negative timing or
-// ProbeMin above ProbeMax.
+// that is not unicast IPv4, an unknown ARP mode, a negative timing,
+// ProbeMin above ProbeMax, or conflict waits that do not grow.
 func (s *Settings) Validate() error {
 	if s.MAC == (dhcp.MAC{}) || s.MAC[0]&1 != 0 {
 		return errors.New("dhcp: client mac " + s.MAC.String() + " is not a unicast address")
@@ -231,7 +251,7 @@ func (s *Settings) Validate() error {
 	}
 	a, t := s.ARPTimings, s.Timings
 	for _, d := range []time.Duration{a.FastWait, a.ProbeWait, a.ProbeMin, a.ProbeMax, a.AnnounceWait,
-		a.AnnounceInterval, a.DefendInterval, a.GatewayTimeout, t.RetransMin, t.DeclineWait, t.NAKWait, t.RefusedWait, t.RefusedMaxWait} {
+		a.AnnounceInterval, a.DefendInterval, a.GatewayTimeout, t.RetransMin, t.ConflictWait, t.DeclineWait, t.ConflictRateLimit, t.NAKWait, t.RefusedWait, t.RefusedMaxWait} {
 		if d < 0 {
 			return errors.New("dhcp: negative timing " + d.String())
 		}
@@ -242,6 +262,10 @@ func (s *Settings) Validate() error {
 	n := s.withDefaults()
 	if n.ARPTimings.ProbeMin > n.ARPTimings.ProbeMax {
 		return errors.New("dhcp: probe min " + n.ARPTimings.ProbeMin.String() + " above probe max " + n.ARPTimings.ProbeMax.String())
+	}
+	if nt := n.Timings; nt.ConflictWait > nt.DeclineWait || nt.DeclineWait > nt.ConflictRateLimit {
+		return errors.New("dhcp: conflict waits " + nt.ConflictWait.String() + ", " + nt.DeclineWait.String() + ", " +
+			nt.ConflictRateLimit.String() + " do not grow")
 	}
 	return nil
 }
@@ -287,7 +311,9 @@ func (s *Settings) withDefaults() Settings {
 	orDur(&a.DefendInterval, defDefendInterval)
 	orDur(&a.GatewayTimeout, defGatewayTimeout)
 	orDur(&t.RetransMin, defRetransMin)
+	orDur(&t.ConflictWait, defConflictWait)
 	orDur(&t.DeclineWait, defDeclineWait)
+	orDur(&t.ConflictRateLimit, defConflictRate)
 	orDur(&t.NAKWait, defNAKWait)
 	orDur(&t.RefusedWait, defRefusedWait)
 	orDur(&t.RefusedMaxWait, defRefusedMaxWait)
@@ -339,6 +365,8 @@ type Client struct {
 	configured bool       // lease is on the interface
 	leftover   bool       // the saved lease's address may still be on the interface from the last run
 	naks       int        // DHCPNAKs since the last bind
+	conflicts  int        // address conflicts in a row, up to maxConflicts
+	settleAt   time.Time  // when the bound address has held long enough to reset conflicts; zero: not armed
 
 	probes int // probes sent in ARP-CHECKING
 
@@ -408,6 +436,7 @@ func (c *Client) Deadline() time.Time {
 	if c.holdsLease() {
 		earlier(c.lease.Expiry())
 	}
+	earlier(c.settleAt)
 	return d
 }
 

@@ -141,13 +141,51 @@ func (c *Client) handleARP(now time.Time, a dhcp.ARP) {
 	}
 }
 
+// conflictWait counts one more address conflict in a row and returns the
+// wait before the next discovery (Timings.ConflictWait): a random 1/10 to
+// all of ConflictWait after the first quickConflicts conflicts,
+// DeclineWait after the next ones, ConflictRateLimit from maxConflicts.
+// The short wait is random so that hosts that lost an address at the same
+// moment do not all come back at once, and never zero so that the server
+// has the DHCPDECLINE in hand before the DHCPDISCOVER.
+func (c *Client) conflictWait(now time.Time) time.Duration {
+	c.settle(now)
+	c.settleAt = time.Time{}
+	c.conflicts = min(c.conflicts+1, maxConflicts)
+	t := &c.s.Timings
+	switch {
+	case c.conflicts >= maxConflicts:
+		return t.ConflictRateLimit
+	case c.conflicts > quickConflicts:
+		return t.DeclineWait
+	}
+	return c.randBetween(t.ConflictWait/10, t.ConflictWait)
+}
+
+// settle resets the conflict count once a bound address has held for
+// DefendInterval (settleAt, armed by bind after a conflict): only an
+// address that another host left alone that long ends a run of
+// conflicts, so that a host that claims each address soon after the bind
+// meets the same back-off as one that answers every probe.
+func (c *Client) settle(now time.Time) {
+	if c.settleAt.IsZero() || now.Before(c.settleAt) {
+		return
+	}
+	c.settleAt = time.Time{}
+	if c.configured && c.lease != nil {
+		c.conflicts = 0
+	}
+}
+
 // conflict handles another host's claim on the address being checked:
 // DHCPDECLINE to the server that offered it (RFC 2131 section 3.1 step 5)
-// and a new discovery after DeclineWait, without asking for that address.
+// and a new discovery after the conflict back-off (conflictWait), without
+// asking for that address.
 func (c *Client) conflict(now time.Time, a dhcp.ARP) {
 	l := c.cand
+	wait := c.conflictWait(now)
 	c.log(slog.LevelWarn, "address in use by another host", slog.String("address", l.Addr.Addr().String()),
-		slog.String("mac", a.SenderHW.String()))
+		slog.String("mac", a.SenderHW.String()), slog.Int("conflicts", c.conflicts), slog.String("retry_in", wait.String()))
 	c.note(NoteConflict, l.Addr.Addr(), a.SenderHW)
 	if !c.linkDown {
 		// Broadcast, from 0.0.0.0: the client has no address.
@@ -159,7 +197,7 @@ func (c *Client) conflict(now time.Time, a dhcp.ARP) {
 	c.acts = append(c.acts, ForgetLease{})
 	c.cand, c.lease = nil, nil
 	c.hint = netip.Addr{}
-	c.toInit(now, "address in use", c.s.Timings.DeclineWait)
+	c.toInit(now, "address in use", wait)
 }
 
 // defend handles a conflicting ARP packet for the bound address
@@ -180,13 +218,17 @@ func (c *Client) defend(now time.Time, a dhcp.ARP) {
 		c.log(slog.LevelDebug, "conflict within the defend interval: ignored", slog.String("mac", a.SenderHW.String()))
 		return
 	}
+	// The loss counts as a conflict: a host that lets the probe pass and
+	// then claims the bound address meets the same back-off.
+	wait := c.conflictWait(now)
 	c.log(slog.LevelWarn, "address claimed again within the defend interval: giving it up",
-		slog.String("address", addr.String()), slog.String("mac", a.SenderHW.String()))
+		slog.String("address", addr.String()), slog.String("mac", a.SenderHW.String()),
+		slog.Int("conflicts", c.conflicts), slog.String("retry_in", wait.String()))
 	c.acts = append(c.acts, Deconfigure{}, ForgetLease{})
 	c.configured = false
 	c.lease = nil
 	c.hint = netip.Addr{}
-	c.toInit(now, "address conflict", 0)
+	c.toInit(now, "address conflict", wait)
 }
 
 // gatewayReply handles the gateway's ARP reply.

@@ -285,6 +285,7 @@ func (c *Client) armRebind(now time.Time) {
 }
 
 func (c *Client) handleTimer(now time.Time) {
+	c.settle(now)
 	if c.holdsLease() && c.lease.Expired(now) {
 		c.expire(now)
 		return
@@ -640,6 +641,9 @@ func (c *Client) bind(now time.Time, l *Lease) {
 	c.lease = l
 	c.configured, c.leftover = true, false
 	c.naks = 0
+	if c.conflicts > 0 {
+		c.settleAt = now.Add(c.s.ARPTimings.DefendInterval)
+	}
 	c.hint = l.Addr.Addr()
 	c.defended = false
 	c.annLeft, c.annAt = c.s.ARPTimings.AnnounceNum, now

@@ -377,8 +377,9 @@ func TestClientARPCheck(t *testing.T) {
 				if !clHas[ForgetLease](acts) || clHas[Configure](acts) || h.config != nil {
 					t.Errorf("actions %v", acts)
 				}
-				if d := h.c.Deadline().Sub(h.now); d != defDeclineWait {
-					t.Errorf("wait %v after decline", d)
+				// The first conflict: the short, random wait.
+				if d := h.c.Deadline().Sub(h.now); d < defConflictWait/10 || d > defConflictWait {
+					t.Errorf("wait %v after decline, want %v to %v", d, defConflictWait/10, defConflictWait)
 				}
 				h.fire()
 				d := h.last(dhcp.Discover)
@@ -489,9 +490,15 @@ func TestClientDefense(t *testing.T) {
 		if countAnn(acts) != 0 || !clHas[Deconfigure](acts) || !clHas[ForgetLease](acts) {
 			t.Fatalf("second conflict: %v", acts)
 		}
-		if clHas[SendDHCP](acts) && h.dhcp[len(h.dhcp)-1].typ() != dhcp.Discover {
+		if clHas[SendDHCP](acts) {
 			t.Fatal("decline or release for a bound address")
 		}
+		// A first conflict: discovery after the short wait.
+		h.wantState(StateInit)
+		if d := h.c.Deadline().Sub(h.now); d < defConflictWait/10 || d > defConflictWait {
+			t.Errorf("wait %v after giving the address up", d)
+		}
+		h.fire()
 		h.wantState(StateSelecting)
 		if _, ok := h.last(dhcp.Discover).msg.Options.Get(dhcp.OptRequestedIP); ok {
 			t.Error("conflicting address requested again")

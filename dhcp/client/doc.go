@@ -29,7 +29,8 @@
 //     minus 1 s), section 4.4.5 (T1 and T2: RENEWING unicast to the server,
 //     REBINDING broadcast, lease expiry) and section 4.4.6 (DHCPRELEASE);
 //   - RFC 5227 section 2.1 (probing the offered address, in the fast mode of
-//     [ARPFast] or the full one of [ARPRFC5227]), section 2.3
+//     [ARPFast] or the full one of [ARPRFC5227]), its rate limit after
+//     repeated conflicts (section 2.1.1, see [Timings]), section 2.3
 //     (announcements) and section 2.4 (defense of the bound address);
 //   - RFC 4436 section 2.2 (after the carrier returns in BOUND, checking
 //     that the gateway still answers ARP from the same hardware address, and
