@@ -192,42 +192,54 @@ func (w *addrWatch) loop() {
 		if err != nil || n == 0 {
 			return
 		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, m := range msgs {
-			if m.Header.Type != unix.RTM_NEWADDR && m.Header.Type != unix.RTM_DELADDR {
-				continue
-			}
-			if len(m.Data) < unix.SizeofIfAddrmsg {
-				continue
-			}
-			bits := int(m.Data[1])
-			index := int(binary.NativeEndian.Uint32(m.Data[4:]))
-			if index != w.ifindex {
-				continue
-			}
-			attrs, err := syscall.ParseNetlinkRouteAttr(&m)
-			if err != nil {
-				continue
-			}
-			for _, a := range attrs {
-				if a.Attr.Type != unix.IFA_LOCAL || len(a.Value) != 4 {
-					continue
-				}
-				ev := addrEvent{at: at, add: m.Header.Type == unix.RTM_NEWADDR,
-					addr: netip.PrefixFrom(netip.AddrFrom4([4]byte(a.Value)), bits)}
-				w.mu.Lock()
-				w.all = append(w.all, ev)
-				w.mu.Unlock()
-				select {
-				case w.events <- ev:
-				default:
-				}
+		for _, ev := range parseAddrMsgs(buf[:n], w.ifindex, at) {
+			w.mu.Lock()
+			w.all = append(w.all, ev)
+			w.mu.Unlock()
+			select {
+			case w.events <- ev:
+			default:
 			}
 		}
 	}
+}
+
+// parseAddrMsgs returns the IPv4 address events for interface ifindex in
+// one read from a NETLINK_ROUTE socket; anything malformed or foreign is
+// skipped.
+func parseAddrMsgs(b []byte, ifindex int, at int64) []addrEvent {
+	msgs, err := syscall.ParseNetlinkMessage(b)
+	if err != nil {
+		return nil
+	}
+	var out []addrEvent
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWADDR && m.Header.Type != unix.RTM_DELADDR {
+			continue
+		}
+		if len(m.Data) < unix.SizeofIfAddrmsg {
+			continue
+		}
+		bits := int(m.Data[1])
+		if bits > 32 || int(binary.NativeEndian.Uint32(m.Data[4:])) != ifindex {
+			continue
+		}
+		// The attributes, walked here: syscall.ParseNetlinkRouteAttr
+		// panics on some malformed lengths (found by FuzzParseAddrMsgs).
+		for a := m.Data[unix.SizeofIfAddrmsg:]; len(a) >= unix.SizeofRtAttr; {
+			l := int(binary.NativeEndian.Uint16(a[0:]))
+			typ := binary.NativeEndian.Uint16(a[2:])
+			if l < unix.SizeofRtAttr || l > len(a) {
+				break
+			}
+			if v := a[unix.SizeofRtAttr:l]; typ == unix.IFA_LOCAL && len(v) == 4 {
+				out = append(out, addrEvent{at: at, add: m.Header.Type == unix.RTM_NEWADDR,
+					addr: netip.PrefixFrom(netip.AddrFrom4([4]byte(v)), bits)})
+			}
+			a = a[min((l+3)&^3, len(a)):]
+		}
+	}
+	return out
 }
 
 // wait returns the first address added for which ok holds, or an error
