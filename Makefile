@@ -92,12 +92,24 @@ fuzz:
 fuzz-totals:
 	./scripts/fuzz.sh --totals
 
-# Codec benchmarks against insomniacslk/dhcp, then (as root) the lab
-# benchmark: time to lease against dhclient, dhcpcd and udhcpc, exec to
-# first DISCOVER, memory of a bound client.
+# Codec benchmarks against insomniacslk/dhcp (parse, build, and the
+# receive path from the raw socket's bytes to the validated lease), then
+# (as root) the lab benchmark, tools/labbench: ndhc-go with and without its
+# ARP check beside busybox udhcpc, dhcpcd and ISC dhclient (installed when
+# missing), exec to first DISCOVER and to bound, processes, PSS and root
+# processes once bound, and the time to a good address past a squatter
+# against dhcpcd; event-driven timing, medians, ratios, and every run in
+# $(BIN)/bench.json. Fewer runs: make bench LABBENCH_FLAGS='-runs 3'
+LABBENCH_FLAGS ?=
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./dhcp/ ./fuzz/
-	@if [ "$$(id -u)" = 0 ]; then $(BIN)/labbench --ndhc $(BIN)/ndhc; else echo "labbench skipped: needs root for its network namespaces"; fi
+	$(GO) test -run '^$$' -bench . -benchmem ./dhcp/ ./dhcp/client/ ./fuzz/
+	@if [ "$$(id -u)" != 0 ]; then echo "labbench skipped: needs root for its network namespaces"; exit 0; fi; \
+	if ! command -v dhclient >/dev/null || ! command -v dhcpcd >/dev/null || ! command -v busybox >/dev/null || ! command -v dnsmasq >/dev/null; then \
+		echo "== installing the peers: isc-dhcp-client dhcpcd-base busybox dnsmasq-base (no service is started)"; \
+		created=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; created=1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends isc-dhcp-client dhcpcd-base busybox dnsmasq-base >/dev/null || echo "== install failed: labbench reports the missing peers"; \
+		if [ -n "$$created" ]; then rm -f /usr/sbin/policy-rc.d; fi; fi; \
+	$(BIN)/labbench --ndhc $(BIN)/ndhc --json $(BIN)/bench.json $(LABBENCH_FLAGS)
 
 # netlogind against OpenSSH's sshd (needs root, openssh-server and sshpass):
 # login latency next to the fork+exec baseline, and PSS per connection,
