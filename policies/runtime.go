@@ -34,9 +34,10 @@ const (
 // die in newosproc.
 const roleThreads = 512
 
-// roleMaxProcs is the GOMAXPROCS of the long-running roles (not the hook,
-// whose programs must not inherit it): each waits on a handful of
-// descriptors and never has two goroutines worth running at once. One P
+// roleMaxProcs is the GOMAXPROCS of the supervisor and the long-running
+// roles (not the hook, whose programs must not inherit it): each waits on
+// a handful of descriptors and never has two goroutines worth running at
+// once. One P
 // instead of the machine's count saves each role about a quarter of a
 // megabyte of private memory and, under load, an OS thread (measured with
 // tools/startprobe: 1.61-1.81 MB private anonymous per role at 2 Ps,

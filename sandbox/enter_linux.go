@@ -178,11 +178,7 @@ func Enter(p Policy, o Options) (*Report, error) {
 		}
 	}()
 	pdeath := getPdeathsig()
-	// A spawned child already started with it (Spawn's environment): then
-	// this changes nothing and stops no world.
-	if p.GoMaxProcs > 0 && runtime.GOMAXPROCS(0) != p.GoMaxProcs {
-		runtime.GOMAXPROCS(p.GoMaxProcs)
-	}
+	ApplyRuntime(&p)
 
 	// 1. Resource limits (process-wide).
 	rlimits := p.Rlimits

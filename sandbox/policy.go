@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 )
@@ -68,6 +69,17 @@ type Policy struct {
 	// policy and audit reports say "default allow" loudly. Never set it
 	// for a role that parses untrusted input.
 	SeccompDefaultAllow bool `json:"seccomp_default_allow,omitempty"`
+}
+
+// ApplyRuntime sets in the running process what p says of the Go runtime
+// (GoMaxProcs). [Enter] calls it; a parent that enters its sandbox only
+// after starting its children calls it first, so that it starts them
+// with the Ps it will keep. A spawned child already started with them
+// (Spawn's environment): then it changes nothing and stops no world.
+func ApplyRuntime(p *Policy) {
+	if p.GoMaxProcs > 0 && runtime.GOMAXPROCS(0) != p.GoMaxProcs {
+		runtime.GOMAXPROCS(p.GoMaxProcs)
+	}
 }
 
 // MaxGoMaxProcs bounds [Policy.GoMaxProcs].
