@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -73,7 +74,7 @@ func run(bins string, runs int, trace string, extra []string) error {
 		argv := append([]string{bin, "-i", l.Client.IfName(), "--arp-mode", "off", "--state-dir", filepath.Join(d, "state"),
 			"--empty-dir", filepath.Join(d, "empty"), "--resolv-conf", filepath.Join(d, "resolv.conf")}, extra...)
 		if trace != "" {
-			argv = append([]string{"strace", "-f", "--seccomp-bpf", "-ttt", "-o", trace, "-e", "trace=execve,seccomp,sendmsg,sendto,write,exit_group,landlock_restrict_self,chroot"}, argv...)
+			argv = append([]string{"strace", "-f", "--seccomp-bpf", "-ttt", "-o", trace, "-e", cmp.Or(os.Getenv("STARTPROBE_TRACE"), "trace=execve,seccomp,sendmsg,sendto,write,exit_group,chroot")}, argv...)
 		}
 		cmd := l.Client.Command(context.Background(), argv...)
 		if lf := os.Getenv("STARTPROBE_LOG"); lf != "" {
@@ -211,4 +212,3 @@ func medianOf(ms []mem, f func(mem) int) int {
 	slices.Sort(v)
 	return v[len(v)/2]
 }
-
