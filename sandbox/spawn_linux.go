@@ -26,7 +26,8 @@ import (
 )
 
 // Environment variables through which Spawn tells a child what it is. They
-// and TZ are the only variables a child gets.
+// and TZ are the only variables a child gets, with GOMAXPROCS when its
+// policy sets [Policy.GoMaxProcs].
 const (
 	envRole = "SANDBOX_ROLE"
 	envFDs  = "SANDBOX_FDS"
