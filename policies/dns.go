@@ -56,5 +56,6 @@ func DNS() sandbox.Policy {
 			sandbox.Allow("getuid", "godbus: the EXTERNAL authentication's uid and the SCM_CREDENTIALS it sends"),
 			sandbox.Allow("getgid", "godbus: the SCM_CREDENTIALS it sends with the authentication's NUL byte"),
 		),
+		GoMaxProcs: roleMaxProcs,
 	}
 }

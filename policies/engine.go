@@ -48,5 +48,6 @@ func Engine() sandbox.Policy {
 			// of SIGSYS (syscall 5) until it was back.
 			sandbox.Allow("fstat", "os.ReadFile: size of the saved lease and the IAID file, on every restart"),
 		),
+		GoMaxProcs: roleMaxProcs,
 	}
 }

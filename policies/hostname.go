@@ -24,5 +24,6 @@ func Hostname() sandbox.Policy {
 		Seccomp: sandbox.With(sandbox.RuntimeBase(),
 			sandbox.Allow("sethostname", "the role's one job: the hostname from the lease (RFC 2132 option 12), validated by ifch and again here"),
 		),
+		GoMaxProcs: roleMaxProcs,
 	}
 }

@@ -29,6 +29,7 @@ func Ifch() sandbox.Policy {
 			sandbox.Allow("ftruncate", "ifch/apply ResolvConf: cut the padding after the write"),
 			sandbox.Allow("fsync", "ifch/apply ResolvConf: durability of the rewrite"),
 		),
+		GoMaxProcs: roleMaxProcs,
 	}
 }
 

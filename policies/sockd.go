@@ -50,6 +50,7 @@ func Sockd() sandbox.Policy {
 			sandbox.Allow("sendto", "the engine's broadcasts and ARP frames, checked and built here; the RTM_GETADDR request on the netlink socket opened before the sandbox"),
 			sandbox.Allow("recvfrom", "the RTM_GETADDR dump"),
 		),
+		GoMaxProcs: roleMaxProcs,
 	}
 }
 

@@ -43,5 +43,6 @@ func Supervisor() sandbox.Policy {
 				[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_SOCKET, Label: "SOL_SOCKET"}, {Arg: 2, Op: sandbox.Eq, Value: unix.SO_PEERCRED, Label: "SO_PEERCRED"}},
 				[]sandbox.Cond{{Arg: 1, Op: sandbox.Eq, Value: unix.SOL_SOCKET, Label: "SOL_SOCKET"}, {Arg: 2, Op: sandbox.Eq, Value: 59, Label: "SO_PEERGROUPS"}}),
 		),
+		GoMaxProcs: roleMaxProcs,
 	}
 }

@@ -178,6 +178,7 @@ func Enter(p Policy, o Options) (*Report, error) {
 		}
 	}()
 	pdeath := getPdeathsig()
+	ApplyRuntime(&p)
 
 	// 1. Resource limits (process-wide).
 	rlimits := p.Rlimits

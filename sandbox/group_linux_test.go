@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,6 +74,11 @@ func toyChild(role string) {
 		// Stays until the parent closes the channel, so the test can
 		// look at it.
 		sandbox.RecvUpTo(in.Ctl, 1)
+		os.Exit(0)
+	case "toy-procs":
+		// What its runtime schedules on, and the environment it was
+		// started with.
+		sandbox.Send(in.Ctl, []byte(fmt.Sprintf("gomaxprocs=%d env=%q", runtime.GOMAXPROCS(0), os.Getenv("GOMAXPROCS"))))
 		os.Exit(0)
 	case "toy-worker":
 		sandbox.Send(in.Ctl, []byte(cfg.Greeting+" degrade="+strings.Join(in.Degrade, ",")))
@@ -443,5 +449,36 @@ func TestGroupChildHoldsNamedDescriptorsOnly(t *testing.T) {
 	}
 	if !strings.Contains(got, fmt.Sprintf(":%d ", kept.Ino)) {
 		t.Errorf("the child lost its named descriptor (inode %d): %s", kept.Ino, got)
+	}
+}
+
+// TestGroupGoMaxProcs: a policy's GoMaxProcs reaches the child's runtime
+// from its first instruction (the environment Spawn builds); without it
+// the child gets no GOMAXPROCS, whatever the parent's environment says.
+func TestGroupGoMaxProcs(t *testing.T) {
+	requireRoot(t)
+	t.Setenv("GOMAXPROCS", "3")
+	g := sandbox.NewGroup(sandbox.GroupOptions{})
+	defer g.Close()
+	for _, tc := range []struct {
+		procs int
+		want  string
+	}{
+		{1, `gomaxprocs=1 env="1"`},
+		{2, `gomaxprocs=2 env="2"`},
+		{0, ` env=""`}, // the runtime's default, not the parent's 3
+	} {
+		s := toySpec(t, "toy-procs", toyConfig{})
+		s.Policy.GoMaxProcs = tc.procs
+		ms, err := g.Start(sandbox.ExitExpected, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev := next(t, g); ev.Member != ms[0] || !strings.HasSuffix(string(ev.Msg), tc.want) || tc.procs == 0 && strings.HasPrefix(string(ev.Msg), "gomaxprocs=3 ") {
+			t.Errorf("GoMaxProcs %d: child says %q, want %q", tc.procs, ev.Msg, tc.want)
+		}
+		if ev := next(t, g); !ev.Exited || ev.Err != nil {
+			t.Fatalf("event %+v, want the child's exit 0", ev)
+		}
 	}
 }

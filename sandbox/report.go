@@ -85,6 +85,9 @@ func (r PolicyReport) WriteText(w io.Writer) {
 		limits = append(limits, fmt.Sprintf("AS=start+%d", p.MemoryGrowth))
 	}
 	fmt.Fprintf(w, "  rlimits: %s\n", strings.Join(limits, " "))
+	if p.GoMaxProcs > 0 {
+		fmt.Fprintf(w, "  go runtime: GOMAXPROCS=%d\n", p.GoMaxProcs)
+	}
 
 	ll := p.Landlock
 	fmt.Fprintf(w, "  landlock (all rights handled, only these allowed):\n")

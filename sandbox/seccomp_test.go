@@ -111,6 +111,9 @@ func TestValidate(t *testing.T) {
 			p.Seccomp = append(p.Seccomp, sandbox.AllowIf("write", "x", sandbox.Arg(0, "~", 1, "")))
 		}, "unknown operation"},
 		{"relative landlock path", func(p *sandbox.Policy) { p.Landlock.RODirs = []string{"etc"} }, "not absolute"},
+		{"one P", func(p *sandbox.Policy) { p.GoMaxProcs = 1 }, ""},
+		{"negative GOMAXPROCS", func(p *sandbox.Policy) { p.GoMaxProcs = -1 }, "go_max_procs"},
+		{"huge GOMAXPROCS", func(p *sandbox.Policy) { p.GoMaxProcs = sandbox.MaxGoMaxProcs + 1 }, "go_max_procs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

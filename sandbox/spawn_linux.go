@@ -26,7 +26,8 @@ import (
 )
 
 // Environment variables through which Spawn tells a child what it is. They
-// and TZ are the only variables a child gets.
+// and TZ are the only variables a child gets, with GOMAXPROCS when its
+// policy sets [Policy.GoMaxProcs].
 const (
 	envRole = "SANDBOX_ROLE"
 	envFDs  = "SANDBOX_FDS"
@@ -185,7 +186,7 @@ func Spawn(s Spec) (*Child, error) {
 	}
 	defer null.Close()
 	attr := &os.ProcAttr{
-		Env:   childEnv(role, names),
+		Env:   childEnv(role, names, p.GoMaxProcs),
 		Files: append([]*os.File{null, null, cmp.Or(s.Stderr, os.Stderr)}, extra...),
 		Sys: &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
@@ -211,12 +212,16 @@ func Spawn(s Spec) (*Child, error) {
 	return c, nil
 }
 
-// childEnv is a child's whole environment: what Spawn tells it, and TZ,
-// so that a role's log lines carry the same time zone as its parent's.
-func childEnv(role string, names []string) []string {
+// childEnv is a child's whole environment: what Spawn tells it, TZ, so
+// that a role's log lines carry the same time zone as its parent's, and
+// GOMAXPROCS when the policy sets it (read by the runtime before main).
+func childEnv(role string, names []string, maxProcs int) []string {
 	env := []string{envRole + "=" + role, envFDs + "=" + strings.Join(names, ","), envPPID + "=" + strconv.Itoa(os.Getpid())}
 	if tz, ok := os.LookupEnv("TZ"); ok {
 		env = append(env, "TZ="+tz)
+	}
+	if maxProcs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(maxProcs))
 	}
 	return env
 }

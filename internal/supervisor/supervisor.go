@@ -163,6 +163,11 @@ func (s *supervisor) notifyState(e event.Event) {
 }
 
 func (s *supervisor) run() int {
+	// What its policy says of the Go runtime (one P) applies from now,
+	// not only once it enters its sandbox after starting the roles.
+	if p, err := s.Settings.Policy(roles.Supervisor); err == nil {
+		sandbox.ApplyRuntime(&p)
+	}
 	if err := s.checkHook(); err != nil {
 		s.log.Error("refusing the hook", "err", err)
 		return exitcode.Usage

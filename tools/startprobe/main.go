@@ -1,0 +1,214 @@
+// Command startprobe measures ndhc's start-up and memory in a
+// network-namespace lab with dnsmasq: over N cold runs (fresh state
+// directory each), the time from exec to the first DHCPDISCOVER on the
+// wire, and per process once bound: PSS, its anonymous and file parts,
+// RSS, private anonymous memory and the thread count. With -strace FILE it
+// runs one ndhc under strace -f -ttt instead, for a per-role breakdown.
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ndhc-go/ndhc/internal/lab"
+)
+
+func main() {
+	bin := flag.String("ndhc", "bin/ndhc", "the ndhc binary, or several separated by commas: their runs are interleaved, for a fair comparison on a loaded machine")
+	runs := flag.Int("runs", 5, "cold runs")
+	trace := flag.String("strace", "", "run once under strace -f -ttt, writing to this file")
+	flag.Parse()
+	if err := run(*bin, *runs, *trace, flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "startprobe:", err)
+		os.Exit(1)
+	}
+}
+
+type mem struct{ pss, pssAnon, pssFile, rss, anon, threads int }
+
+func run(bins string, runs int, trace string, extra []string) error {
+	var progs []string
+	for b := range strings.SplitSeq(bins, ",") {
+		a, _ := filepath.Abs(b)
+		progs = append(progs, a)
+	}
+	lab.CleanupStale()
+	l, err := lab.New(lab.Config{Name: "sprobe"})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	gw := l.Net.Gateway()
+	if _, err := l.StartDnsmasq(lab.ServerConfig{Router: gw, DNS: []netip.Addr{gw}}); err != nil {
+		return err
+	}
+	if trace != "" {
+		runs = 1
+	}
+	discs := map[string][]float64{}
+	mems := map[string]map[string][]mem{}
+	for _, p := range progs {
+		mems[p] = map[string][]mem{}
+	}
+	for i := range runs * len(progs) {
+		bin := progs[i%len(progs)]
+		d := filepath.Join(l.Dir(), fmt.Sprintf("run%d", i))
+		os.MkdirAll(d, 0o755)
+		if _, err := l.Client.Run(context.Background(), "ip", "-4", "addr", "flush", "dev", l.Client.IfName()); err != nil {
+			return err
+		}
+		capt, err := l.Client.CaptureDHCP()
+		if err != nil {
+			return err
+		}
+		argv := append([]string{bin, "-i", l.Client.IfName(), "--arp-mode", "off", "--state-dir", filepath.Join(d, "state"),
+			"--empty-dir", filepath.Join(d, "empty"), "--resolv-conf", filepath.Join(d, "resolv.conf")}, extra...)
+		if trace != "" {
+			argv = append([]string{"strace", "-f", "--seccomp-bpf", "-ttt", "-o", trace, "-e", cmp.Or(os.Getenv("STARTPROBE_TRACE"), "trace=execve,seccomp,sendmsg,sendto,write,exit_group,chroot")}, argv...)
+		}
+		cmd := l.Client.Command(context.Background(), argv...)
+		if lf := os.Getenv("STARTPROBE_LOG"); lf != "" {
+			f, err := os.Create(lf)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			cmd.Stderr = f
+		}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		disc, err := capt.Wait(ctx, func(p lab.Packet) bool { return p.Outgoing && p.MessageType() == lab.Discover })
+		if err == nil {
+			_, err = capt.Wait(ctx, func(p lab.Packet) bool { return !p.Outgoing && p.MessageType() == lab.Ack })
+		}
+		cancel()
+		capt.Stop()
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return fmt.Errorf("run %d: %w", i, err)
+		}
+		ms := float64(disc.Time.Sub(start).Microseconds()) / 1000
+		discs[bin] = append(discs[bin], ms)
+		fmt.Printf("run %d %s: exec to DISCOVER %.1f ms (wall-clock start %.6f)\n", i, bin, ms, float64(start.UnixMicro())/1e6)
+		time.Sleep(time.Second)
+		if trace == "" {
+			pids := append([]int{cmd.Process.Pid}, lab.ChildPIDs(cmd.Process.Pid)...)
+			for _, pid := range pids {
+				role := lab.NdhcRole(pid)
+				if _, r, ok := strings.Cut(role, "-"); ok {
+					role = r
+				} else {
+					role = "supervisor"
+				}
+				mems[bin][role] = append(mems[bin][role], measure(pid))
+				if dump := os.Getenv("STARTPROBE_SMAPS"); dump != "" {
+					b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+					os.WriteFile(filepath.Join(dump, role+".smaps"), b, 0o644)
+				}
+			}
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	for _, bin := range progs {
+		if err := report(bin, discs[bin], mems[bin], trace == ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func report(bin string, discs []float64, mems map[string][]mem, memory bool) error {
+	fmt.Printf("\n%s\nN=%d exec to first DISCOVER: median %.1f ms, min %.1f, max %.1f\n", bin, len(discs), median(discs), slices.Min(discs), slices.Max(discs))
+	if !memory {
+		return nil
+	}
+	fmt.Printf("\nmedian per process once bound (kB):\n%-12s %6s %8s %8s %6s %9s %7s\n", "process", "PSS", "PSS anon", "PSS file", "RSS", "priv anon", "threads")
+	var tot mem
+	for _, r := range slices.Sorted(func(yield func(string) bool) {
+		for k := range mems {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		ms := mems[r]
+		m := mem{medianOf(ms, func(m mem) int { return m.pss }), medianOf(ms, func(m mem) int { return m.pssAnon }), medianOf(ms, func(m mem) int { return m.pssFile }),
+			medianOf(ms, func(m mem) int { return m.rss }), medianOf(ms, func(m mem) int { return m.anon }), medianOf(ms, func(m mem) int { return m.threads })}
+		fmt.Printf("%-12s %6d %8d %8d %6d %9d %7d\n", r, m.pss, m.pssAnon, m.pssFile, m.rss, m.anon, m.threads)
+		tot.pss += m.pss
+		tot.pssAnon += m.pssAnon
+		tot.pssFile += m.pssFile
+		tot.rss += m.rss
+		tot.anon += m.anon
+		tot.threads += m.threads
+	}
+	fmt.Printf("%-12s %6d %8d %8d %6d %9d %7d\n", "all", tot.pss, tot.pssAnon, tot.pssFile, tot.rss, tot.anon, tot.threads)
+	return nil
+}
+
+func measure(pid int) mem {
+	var m mem
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "Pss:":
+			m.pss = n
+		case "Pss_Anon:":
+			m.pssAnon = n
+		case "Pss_File:":
+			m.pssFile = n
+		case "Rss:":
+			m.rss = n
+		case "Anonymous:":
+			m.anon = n
+		}
+	}
+	b, _ = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			m.threads, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return m
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	return s[len(s)/2]
+}
+
+func medianOf(ms []mem, f func(mem) int) int {
+	var v []int
+	for _, m := range ms {
+		v = append(v, f(m))
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
