@@ -227,10 +227,22 @@ func TestLoginAndCommands(t *testing.T) {
 func TestWrongPasswordUnknownUser(t *testing.T) {
 	d := startDaemon(t, "")
 	user := logintest.ThrowawayUser(t, "s3cret")
-	wrong := d.client(t, []string{user, "not it"}, "-unix", d.sock, "-c", "true")
-	unknown := d.client(t, []string{"nosuchuser" + fmt.Sprint(os.Getpid()), "not it"}, "-unix", d.sock, "-c", "true")
-	if wrong.code != 5 || unknown.code != 5 {
-		t.Fatalf("exit statuses %d and %d, want 5 (authentication failed)", wrong.code, unknown.code)
+	// Each three times, the fastest of each compared: a loaded machine
+	// only ever adds time to a run (seen: 0.5 s to one of two single
+	// runs), and equal fastest times are what a client can measure.
+	var wrong, unknown result
+	for i := range 3 {
+		w := d.client(t, []string{user, "not it"}, "-unix", d.sock, "-c", "true")
+		u := d.client(t, []string{"nosuchuser" + fmt.Sprint(os.Getpid()), "not it"}, "-unix", d.sock, "-c", "true")
+		if w.code != 5 || u.code != 5 {
+			t.Fatalf("exit statuses %d and %d, want 5 (authentication failed)", w.code, u.code)
+		}
+		if i == 0 || w.took < wrong.took {
+			wrong = w
+		}
+		if i == 0 || u.took < unknown.took {
+			unknown = u
+		}
 	}
 	// The user's name is echoed back in nothing: the two runs print the
 	// same bytes.
