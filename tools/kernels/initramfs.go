@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/ndhc-go/ndhc/policies"
 )
 
 // guestInit is PID 1 in every guest: it runs the row's steps and reports
@@ -20,11 +23,20 @@ var guestInit []byte
 // that carries the DHCP traffic (Debian builds it as a module).
 var guestModules = []string{"veth"}
 
-// roleUsers are the users and groups ndhc's roles run as by default
-// (policies/runtime.go, `make install-users`), each with its own uid from
-// firstRoleUID up, which also lets the host name the role in a seccomp
-// record.
-var roleUsers = []string{"ndhc-super", "ndhc", "ndhc-sockd", "ndhc-ifch", "ndhc-host", "ndhc-hook"}
+// roleUsers are the users and groups ndhc's roles run as by default, in
+// the order of policies.All, each with its own uid from firstRoleUID up,
+// which also lets the host name the role in a seccomp record. Taken from
+// the policies themselves: a list kept here by hand missed a new role's
+// user, and the guest's audit failed on it.
+var roleUsers = func() []string {
+	var users []string
+	for _, p := range policies.All() {
+		if !slices.Contains(users, p.User) {
+			users = append(users, p.User)
+		}
+	}
+	return users
+}()
 
 const firstRoleUID = 101
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ndhc-go/ndhc/policies"
 )
 
 // readNewc is a minimal newc reader for the test: it checks the framing
@@ -417,6 +419,17 @@ func TestGuestBoundsFitTimeout(t *testing.T) {
 	for _, r := range matrix(kernelsFor(amd64)) {
 		if w := guestWorstCase(r); w >= defaultTimeout {
 			t.Errorf("%s: the guest may take %s, the row timeout is %s", r.Name(), w, defaultTimeout)
+		}
+	}
+}
+
+// TestGuestUsers: the guest's passwd names every role's default user, so
+// that the audit in the guest can enter each role.
+func TestGuestUsers(t *testing.T) {
+	pw := string(passwd())
+	for _, p := range policies.All() {
+		if !strings.Contains(pw, "\n"+p.User+":x:") {
+			t.Errorf("the guest's passwd lacks %s (role %s):\n%s", p.User, p.Role, pw)
 		}
 	}
 }
