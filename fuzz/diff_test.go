@@ -224,6 +224,8 @@ func compareTyped(code dhcp.OptionCode, v []byte, theirs *dhcpv4.DHCPv4) (name, 
 			{"empty label", "name-validated"},
 			{"longer than", "name-validated"},
 			{"empty text", "name-validated"},
+			// "." padded with NULs: the root alone names no domain.
+			{"empty name", "name-validated"},
 			{"below 68", "mtu-minimum"},
 			{"below 576", "max-size-minimum"},
 			{"unknown message type", "message-type-unknown"},
