@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Layers that an operator may allow to be missing with [Options.Degrade].
@@ -25,7 +26,17 @@ type Options struct {
 	// ParentPID, when not zero, is the pid the role's parent must still
 	// have once the parent-death signal is set again after the uid change.
 	ParentPID int
+	// TrimWhenQuiet, when positive, has [Inherited.Ready] call
+	// [TrimWhenQuiet] with it once the ready notice is sent: the role
+	// gives back its start-up's memory after that long without work.
+	TrimWhenQuiet time.Duration
 }
+
+// DefaultTrimQuiet is a quiet period for [TrimWhenQuiet] that suits a
+// daemon whose work comes in bursts (a lease exchange, a configuration):
+// long enough that a burst is over, short enough that the memory is back
+// well before the next one.
+const DefaultTrimQuiet = time.Second
 
 // Report says what [Enter] did and what the kernel reports afterwards.
 type Report struct {

@@ -119,6 +119,7 @@ func RecvUpTo(c *net.UnixConn, max int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	Busy()
 	if n == 0 && oobn == 0 {
 		return nil, ErrPeerClosed
 	}
@@ -175,6 +176,7 @@ func recv(c *net.UnixConn, size int, rule fdRule) ([]byte, int, error) {
 	if err != nil {
 		return nil, -1, err
 	}
+	Busy()
 	fds := parseRights(oob[:oobn])
 	fail := func(format string, args ...any) ([]byte, int, error) {
 		closeAll(fds)

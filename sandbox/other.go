@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // Enter is not supported outside Linux.
@@ -79,3 +80,18 @@ func (k *KillLog) Syscall(pid int) (string, bool) { return "", false }
 
 // Close does nothing outside Linux.
 func (k *KillLog) Close() error { return nil }
+
+// Trim does nothing outside Linux.
+func Trim() int { return 0 }
+
+// TrimWhenQuiet does nothing outside Linux.
+func TrimWhenQuiet(quiet time.Duration) {}
+
+// Busy does nothing outside Linux.
+func Busy() {}
+
+// Trims is always 0 outside Linux.
+func Trims() int { return 0 }
+
+// Prewarm does nothing outside Linux.
+func Prewarm() {}

@@ -122,7 +122,12 @@ type setup struct {
 // handed under their names. SIGKILL is delivered to the child if the
 // spawning thread (kept locked for the call) or the parent dies; the child
 // must call [Inherited.Enter] before anything else.
-func Spawn(s Spec) (*Child, error) {
+func Spawn(s Spec) (*Child, error) { return spawnOrdered(s, nil, nil) }
+
+// spawnOrdered is Spawn whose fork waits for after to be closed (when not
+// nil) and then calls forked (when not nil) once the fork is done or has
+// failed.
+func spawnOrdered(s Spec, after <-chan struct{}, forked func()) (*Child, error) {
 	p := s.Policy
 	role := s.Role
 	if s.Privileged {
@@ -199,7 +204,7 @@ func Spawn(s Spec) (*Child, error) {
 	}
 	c := &Child{Role: role, Ctl: ctl, path: cmp.Or(s.Program, "/proc/self/exe"), argv: []string{os.Args[0] + "-" + role}, attr: attr, done: make(chan struct{})}
 	started := make(chan error, 1)
-	go c.parent(keep, started)
+	go c.parent(keep, after, forked, started)
 	if err := <-started; err != nil {
 		ctl.Close()
 		return nil, fmt.Errorf("sandbox: spawn %s: %w", role, err)
@@ -243,7 +248,7 @@ var setupCaps = func() uint64 {
 // of capabilities on every thread instead of nearly all of them (each
 // all-thread call stops the world; measured, the full loop took 10 ms of a
 // role's 15 ms start-up).
-func (c *Child) parent(keep uint64, started chan<- error) {
+func (c *Child) parent(keep uint64, after <-chan struct{}, forked func(), started chan<- error) {
 	runtime.LockOSThread()
 	if last, err := readLastCap(); err == nil {
 		for i := 0; i <= last; i++ {
@@ -254,7 +259,13 @@ func (c *Child) parent(keep uint64, started chan<- error) {
 			}
 		}
 	}
+	if after != nil {
+		<-after
+	}
 	proc, err := os.StartProcess(c.path, c.argv, c.attr)
+	if forked != nil {
+		forked()
+	}
 	if err != nil {
 		started <- err
 		return
@@ -453,6 +464,7 @@ func (in *Inherited) Ready(o Options) (*Report, error) {
 	if err := Send(in.Ctl, b); err != nil {
 		return nil, err
 	}
+	TrimWhenQuiet(o.TrimWhenQuiet)
 	return rep, nil
 }
 

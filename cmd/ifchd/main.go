@@ -124,6 +124,7 @@ func serve(c *config, log *slog.Logger) error {
 	}
 	log.Info("sandbox entered", "uid", rep.Status.Uid, "landlock_abi", rep.LandlockABI,
 		"seccomp_instructions", rep.SeccompInstructions, "degraded", strings.Join(rep.Degraded, ","))
+	sandbox.TrimWhenQuiet(sandbox.DefaultTrimQuiet)
 
 	s := ifchrole.NewServer(apply.New(nl, apply.Config{Metric: c.routeMetric, Resolv: rc, Log: log}), ifchrole.ServerOptions{
 		Allowed: allowed, MaxConns: c.maxConns, MaxPerUID: c.maxPerUID, Idle: c.idleTimeout, Log: log,

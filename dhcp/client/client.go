@@ -378,9 +378,12 @@ type Client struct {
 	defended    bool
 	lastDefense time.Time
 
-	sockets   Sockets
-	releasing bool
-	refusals  int // leases ifch refused in a row
+	sockets Sockets
+	// holdSockets defers setState's socket change to its caller, which
+	// puts other actions first (see bound).
+	holdSockets bool
+	releasing   bool
+	refusals    int // leases ifch refused in a row
 }
 
 // New returns a client in INIT. saved, if not nil, is the lease from

@@ -55,7 +55,9 @@ func (c *Client) setState(now time.Time, to State, reason string, attrs ...slog.
 		t.Addr = c.lease.Addr
 	}
 	c.acts = append(c.acts, t)
-	c.syncSockets()
+	if !c.holdSockets {
+		c.syncSockets()
+	}
 	return true
 }
 
@@ -652,11 +654,9 @@ func (c *Client) bind(now time.Time, l *Lease) {
 	} else {
 		c.startGatewayLearn(now)
 	}
-	if !c.setState(now, StateBound, "lease obtained", leaseAttrs(l)...) {
+	if !c.bound(now, l, "lease obtained") {
 		return
 	}
-	c.acts = append(c.acts, Configure{Lease: l}, SaveLease{Lease: l})
-	c.timer = l.RenewAt()
 	if c.s.OneShot {
 		c.arpTick(now)
 		c.setState(now, StateStopped, "one-shot")
@@ -678,12 +678,26 @@ func (c *Client) rebind(now time.Time, l *Lease, reason string) {
 	if l.RouterMAC == (dhcp.MAC{}) && c.gw == gwIdle {
 		c.startGatewayLearn(now)
 	}
-	if !c.setState(now, StateBound, reason, leaseAttrs(l)...) {
+	if !c.bound(now, l, reason) {
 		return
 	}
-	c.acts = append(c.acts, Configure{Lease: l}, SaveLease{Lease: l})
-	c.timer = l.RenewAt()
 	c.arpTick(now)
+}
+
+// bound enters BOUND with lease l: the transition, then the interface's
+// configuration and the saved lease, and only then the sockets BOUND
+// wants. Opening a socket is a round trip to sockd, and the address must
+// not wait for the ARP socket of the gateway check.
+func (c *Client) bound(now time.Time, l *Lease, reason string) bool {
+	c.holdSockets = true
+	ok := c.setState(now, StateBound, reason, leaseAttrs(l)...)
+	c.holdSockets = false
+	if ok {
+		c.acts = append(c.acts, Configure{Lease: l}, SaveLease{Lease: l})
+		c.timer = l.RenewAt()
+	}
+	c.syncSockets()
+	return ok
 }
 
 // --- logging ---

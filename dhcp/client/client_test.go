@@ -1106,3 +1106,34 @@ func TestClientRefused(t *testing.T) {
 		t.Fatal("Configured did not end the run of refusals")
 	}
 }
+
+// TestClientConfiguresBeforeSockets: the batch that binds a lease puts
+// Configure before any socket change. A socket opens through a round trip
+// to sockd, and the address (the lease's whole point) must not wait for
+// the ARP socket of the gateway check or the defence socket.
+func TestClientConfiguresBeforeSockets(t *testing.T) {
+	for _, mode := range []ARPMode{ARPOff, ARPFast} {
+		h := newClHarness(t, Settings{ARP: mode}, nil)
+		h.toRequesting()
+		acts := h.reply(dhcp.Ack, nil)
+		for h.c.State() == StateChecking {
+			acts = h.fire()
+		}
+		h.wantState(StateBound)
+		configured, socketsAfter := -1, -1
+		for i, a := range acts {
+			switch a.(type) {
+			case Configure:
+				configured = i
+			case Sockets:
+				if configured < 0 {
+					t.Fatalf("%v: sockets %+v changed at action %d, before the configuration", mode, a, i)
+				}
+				socketsAfter = i
+			}
+		}
+		if configured < 0 || socketsAfter < 0 {
+			t.Fatalf("%v: bind batch %v: want Configure, then the sockets of BOUND", mode, acts)
+		}
+	}
+}

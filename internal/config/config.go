@@ -64,6 +64,12 @@ type Engine struct {
 	ARP           client.ARPMode `json:"arp_mode"`
 	ARPWait       time.Duration  `json:"arp_wait,omitempty"`
 	Relentless    bool           `json:"relentless,omitempty"`
+	// LinkReady says the supervisor saw the link up and running (IFF_UP
+	// and IFF_RUNNING) after it had opened the engine's link-event
+	// socket: the engine starts DHCP at once instead of asking ifch to
+	// bring the link up and for its carrier. A change after that look
+	// reaches the engine as a link event, as any later one does.
+	LinkReady bool `json:"link_ready,omitempty"`
 
 	// Limits are ifch's limits on the optional fields of a lease (DNS
 	// servers, search domains, MTU floor): the engine drops what ifch

@@ -127,17 +127,21 @@ func (e *Engine) Run() int {
 	}
 	e.client = client.New(settings, e.st.loadLease(e.log), randUint32)
 
-	// Bring the link up and learn the carrier before starting.
-	if err := e.ifchDo(&ifch.Up{Interface: e.cfg.Link.Name}); err != nil {
-		e.log.Error("setting the interface up", "err", err)
-		e.report(event.Event{Kind: event.Exiting, Reason: event.ReasonPeerFailed})
-		return exitcode.Failure
-	}
-	carrier, err := e.ifchCarrier()
-	if err != nil {
-		e.log.Error("carrier query", "err", err)
-		e.report(event.Event{Kind: event.Exiting, Reason: event.ReasonPeerFailed})
-		return exitcode.Failure
+	// Bring the link up and learn the carrier before starting, unless
+	// the supervisor saw it up and running: then the first DISCOVER does
+	// not wait for two round trips to ifch, which may still be starting.
+	carrier := e.cfg.LinkReady
+	if !carrier {
+		if err := e.ifchDo(&ifch.Up{Interface: e.cfg.Link.Name}); err != nil {
+			e.log.Error("setting the interface up", "err", err)
+			e.report(event.Event{Kind: event.Exiting, Reason: event.ReasonPeerFailed})
+			return exitcode.Failure
+		}
+		if carrier, err = e.ifchCarrier(); err != nil {
+			e.log.Error("carrier query", "err", err)
+			e.report(event.Event{Kind: event.Exiting, Reason: event.ReasonPeerFailed})
+			return exitcode.Failure
+		}
 	}
 	go e.readCommands()
 	go e.readLinks()

@@ -80,11 +80,12 @@ func (h *harness) acquire(srv *dhcpServer) (raw, arp sockdGrant, req *dhcp.Messa
 		t.Fatalf("second message %v, want DHCPREQUEST", msgType(req))
 	}
 	send(t, raw.peer, srv.frame(t, req, dhcp.Ack))
-	arp = h.grant(client.SocketARP)
+	// The address first, then the ARP socket of the gateway check.
 	conf, ok := h.wantIfch("configure eth0").(*ifch.Configure)
 	if !ok {
 		t.Fatal("configure is not an *ifch.Configure")
 	}
+	arp = h.grant(client.SocketARP)
 	return raw, arp, req, conf
 }
 
@@ -360,6 +361,26 @@ func TestEngineIfchRefusesConfigure(t *testing.T) {
 	})
 }
 
+// TestEngineLinkReady: when the supervisor saw the link up and running,
+// the engine asks sockd for its socket and sends the DISCOVER without a
+// round trip to ifch; ifch hears from it first at the configuration.
+func TestEngineLinkReady(t *testing.T) {
+	cfg := tConfig()
+	cfg.LinkReady = true
+	h := newHarness(t, cfg)
+	srv := newDHCPServer()
+	h.start()
+	raw := h.grant(client.SocketRaw)
+	disc := readDHCP(t, raw.peer, netip.IPv4Unspecified())
+	if msgType(disc) != dhcp.Discover {
+		t.Fatalf("first message %v, want DHCPDISCOVER", msgType(disc))
+	}
+	send(t, raw.peer, srv.frame(t, disc, dhcp.Offer))
+	send(t, raw.peer, srv.frame(t, readDHCP(t, raw.peer, netip.IPv4Unspecified()), dhcp.Ack))
+	// The first ifch command is the configuration: no "up", no "carrier".
+	h.wantIfch("configure eth0")
+}
+
 // TestEngineStopRelease is scenario 3 with ReleaseOnExit: a UDP socket on
 // the leased address, a DHCPRELEASE through it, then deconfigure, and the
 // lease file is gone.
@@ -470,7 +491,13 @@ func TestEngineIfchBroken(t *testing.T) {
 				return ifchOK(c)
 			}
 			h.start()
-			h.acquire(newDHCPServer())
+			h.wantIfch("up eth0")
+			h.wantIfch("carrier eth0")
+			raw := h.grant(client.SocketRaw)
+			srv := newDHCPServer()
+			send(t, raw.peer, srv.frame(t, readDHCP(t, raw.peer, netip.IPv4Unspecified()), dhcp.Offer))
+			send(t, raw.peer, srv.frame(t, readDHCP(t, raw.peer, netip.IPv4Unspecified()), dhcp.Ack))
+			h.wantIfch("configure eth0")
 			if code := h.wait(); code != exitcode.Failure {
 				t.Errorf("Run returned %d, want %d", code, exitcode.Failure)
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/ndhc-go/ndhc/dhcp/client"
 	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/event"
+	"github.com/ndhc-go/ndhc/sandbox"
 )
 
 // ConfigureFor is the ifch request that makes interface iface match the
@@ -95,6 +96,7 @@ func (e *Engine) configure(l *client.Lease) error {
 // ifchDo sends one command. A refusal is returned as an ordinary error
 // (the lease breaks ifch's rules); a broken channel or grammar is fatal.
 func (e *Engine) ifchDo(c ifch.Command) error {
+	sandbox.Busy()
 	r, err := ifch.Exchange(e.ends.Ifch, c)
 	if err != nil {
 		return &fatalError{err}

@@ -235,7 +235,7 @@ func (s *Server) admit(conn *net.UnixConn) {
 		}()
 		log := s.log.With("uid", cred.Uid, "pid", cred.Pid)
 		log.Info("peer connected")
-		err := apply.Serve(conn, s.a, apply.ServeOptions{Policies: pols, Log: log, IdleTimeout: s.idle})
+		err := apply.Serve(busyConn{conn}, s.a, apply.ServeOptions{Policies: pols, Log: log, IdleTimeout: s.idle})
 		switch {
 		case errors.Is(err, apply.ErrProtocol):
 			log.Error("peer dropped", "err", err)

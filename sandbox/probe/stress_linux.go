@@ -3,10 +3,14 @@
 package probe
 
 import (
+	"errors"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ndhc-go/ndhc/sandbox"
 )
 
 // RuntimeStress is a control every role can run: it drives the Go
@@ -14,7 +18,8 @@ import (
 // show: threads created and thrown away,
 // memory allocated and returned to the kernel (GC, scavenger), timers and
 // tickers, asynchronous preemption of tight loops (SIGURG through
-// tgkill), stop-the-world changes of GOMAXPROCS, and the clocks.
+// tgkill), stop-the-world changes of GOMAXPROCS, the clocks, and
+// [sandbox.Trim].
 func RuntimeStress() Action {
 	return Action{
 		Name: "control: the Go runtime under stress (threads, GC, timers, preemption)", Allowed: true,
@@ -55,6 +60,12 @@ func RuntimeStress() Action {
 			runtime.GC()
 			runtime.KeepAlive(keep) // live through one collection, then freed
 			debug.FreeOSMemory()
+			// What a role does once quiet: the heap and the program's
+			// read-only pages go back; what follows runs on re-faulted
+			// text. On a 64-bit build the image must have been found.
+			if n := sandbox.Trim(); n == 0 && strconv.IntSize == 64 {
+				return errors.New("sandbox.Trim found no read-only segment to give back")
+			}
 			old := debug.SetGCPercent(10)
 			for range 8 {
 				_ = make([]byte, 512<<10)

@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -54,6 +55,7 @@ type options struct {
 	settle       time.Duration
 	jsonPath     string
 	skipConflict bool
+	only         *regexp.Regexp
 }
 
 func main() {
@@ -61,10 +63,19 @@ func main() {
 	flag.StringVar(&o.bin, "ndhc", "bin/ndhc", "the ndhc binary")
 	flag.IntVar(&o.runs, "runs", 7, "cold runs per client")
 	flag.IntVar(&o.conflictRuns, "conflict-runs", 0, "runs per client with a squatter (0: as -runs)")
-	flag.DurationVar(&o.settle, "settle", time.Second, "wait after bound before counting processes and PSS")
+	flag.DurationVar(&o.settle, "settle", 3*time.Second, "wait after bound before counting processes and PSS (ndhc's roles give back their start-up memory after a second of quiet)")
 	flag.StringVar(&o.jsonPath, "json", "", "also write every run's figures as JSON to this file (- for stdout)")
 	flag.BoolVar(&o.skipConflict, "no-conflict", false, "skip the conflict table")
+	only := flag.String("only", "", "run only the clients whose name matches this regular expression (\"ndhc\", \"dhcpcd|ndhc\")")
 	flag.Parse()
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "labbench: -only:", err)
+			os.Exit(2)
+		}
+		o.only = re
+	}
 	if o.runs < 1 || o.runs > 100 || o.conflictRuns < 0 || o.conflictRuns > 100 {
 		fmt.Fprintln(os.Stderr, "labbench: -runs and -conflict-runs: 1 to 100")
 		os.Exit(2)
@@ -248,24 +259,38 @@ func run(o options) error {
 	fmt.Printf("ndhc lab benchmark: dnsmasq in a namespace, veth, %d cold runs per client, medians [min-max]\n", o.runs)
 	fmt.Printf("timing: %s\n", rep.Clock)
 	fmt.Printf("floor: `ip netns exec` of /bin/true, fork to exit, %.1f ms median (every client is started that way)\n\n", rep.ExecFloorMS.Median)
+	// The runs are interleaved, one of each client in turn, so that a
+	// change in the machine's load over the benchmark falls on every
+	// client alike.
+	rows := make([]*row, 0, len(contenders))
 	for _, c := range contenders {
-		r := row{contender: c}
-		if _, err := exec.LookPath(c.prog); err != nil {
-			r.Missing = "not installed (apt-get install " + c.pkg + ")"
-			rep.Lease = append(rep.Lease, r)
-			fmt.Fprintf(os.Stderr, "labbench: %s: %s\n", c.Name, r.Missing)
+		if o.only != nil && !o.only.MatchString(c.Name) {
 			continue
 		}
-		cdir := filepath.Join(dir, slug(c.Name))
-		for i := range o.runs {
-			res, err := coldRun(l, dw, c, cdir, o.settle, 30*time.Second, func(netip.Prefix) bool { return true })
+		r := &row{contender: c}
+		if _, err := exec.LookPath(c.prog); err != nil {
+			r.Missing = "not installed (apt-get install " + c.pkg + ")"
+			fmt.Fprintf(os.Stderr, "labbench: %s: %s\n", c.Name, r.Missing)
+		}
+		rows = append(rows, r)
+	}
+	for i := range o.runs {
+		for _, r := range rows {
+			if r.Missing != "" {
+				continue
+			}
+			res, err := coldRun(l, dw, r.contender, filepath.Join(dir, slug(r.Name)), o.settle, 30*time.Second, func(netip.Prefix) bool { return true })
 			if err != nil {
-				return fmt.Errorf("%s, run %d: %w", c.Name, i+1, err)
+				return fmt.Errorf("%s, run %d: %w", r.Name, i+1, err)
 			}
 			r.Runs = append(r.Runs, res)
 		}
-		r.finish()
-		rep.Lease = append(rep.Lease, r)
+	}
+	for _, r := range rows {
+		if r.Missing == "" {
+			r.finish()
+		}
+		rep.Lease = append(rep.Lease, *r)
 	}
 	printLease(os.Stdout, rep.Lease)
 	if !o.skipConflict {
@@ -618,6 +643,9 @@ func printRatios(w io.Writer, rep report) {
 			ratio(off.Bound.Median, r.Bound.Median), ratio(def.Bound.Median, r.Bound.Median), ratio(off.PSS.Median, r.PSS.Median))
 	}
 	tw.Flush()
+	if off != nil && def != nil {
+		fmt.Fprintf(w, "the fast ARP check adds %.1f ms to exec->bound (median against median; its window is 250 ms)\n", def.Bound.Median-off.Bound.Median)
+	}
 	if a, b := find(rep.Conflict, "ndhc"), find(rep.Conflict, "dhcpcd"); a != nil && b != nil {
 		fmt.Fprintf(w, "conflict, exec to a good address: ndhc-go %s of dhcpcd's\n", ratio(a.Bound.Median, b.Bound.Median))
 	}

@@ -27,8 +27,9 @@ func main() {
 	bin := flag.String("ndhc", "bin/ndhc", "the ndhc binary, or several separated by commas: their runs are interleaved, for a fair comparison on a loaded machine")
 	runs := flag.Int("runs", 5, "cold runs")
 	trace := flag.String("strace", "", "run once under strace -f -ttt, writing to this file")
+	settle := flag.Duration("settle", 3*time.Second, "how long after the ACK the memory is measured")
 	flag.Parse()
-	if err := run(*bin, *runs, *trace, flag.Args()); err != nil {
+	if err := run(*bin, *runs, *trace, *settle, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "startprobe:", err)
 		os.Exit(1)
 	}
@@ -36,7 +37,7 @@ func main() {
 
 type mem struct{ pss, pssAnon, pssFile, rss, anon, threads int }
 
-func run(bins string, runs int, trace string, extra []string) error {
+func run(bins string, runs int, trace string, settle time.Duration, extra []string) error {
 	var progs []string
 	for b := range strings.SplitSeq(bins, ",") {
 		a, _ := filepath.Abs(b)
@@ -74,7 +75,7 @@ func run(bins string, runs int, trace string, extra []string) error {
 		argv := append([]string{bin, "-i", l.Client.IfName(), "--arp-mode", "off", "--state-dir", filepath.Join(d, "state"),
 			"--empty-dir", filepath.Join(d, "empty"), "--resolv-conf", filepath.Join(d, "resolv.conf")}, extra...)
 		if trace != "" {
-			argv = append([]string{"strace", "-f", "--seccomp-bpf", "-ttt", "-o", trace, "-e", cmp.Or(os.Getenv("STARTPROBE_TRACE"), "trace=execve,seccomp,sendmsg,sendto,write,exit_group,chroot")}, argv...)
+			argv = append([]string{"strace", "-f", "--seccomp-bpf", "-ttt", "-e", "signal=none", "-o", trace, "-e", cmp.Or(os.Getenv("STARTPROBE_TRACE"), "trace=execve,seccomp,sendmsg,sendto,write,exit_group,chroot")}, argv...)
 		}
 		cmd := l.Client.Command(context.Background(), argv...)
 		if lf := os.Getenv("STARTPROBE_LOG"); lf != "" {
@@ -91,8 +92,20 @@ func run(bins string, runs int, trace string, extra []string) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		disc, err := capt.Wait(ctx, func(p lab.Packet) bool { return p.Outgoing && p.MessageType() == lab.Discover })
-		if err == nil {
-			_, err = capt.Wait(ctx, func(p lab.Packet) bool { return !p.Outgoing && p.MessageType() == lab.Ack })
+		// The exchange, as the client's interface sees it: when each
+		// message left or arrived, from the exec.
+		var phases []string
+		for _, step := range []struct {
+			name string
+			out  bool
+			t    int
+		}{{"OFFER", false, lab.Offer}, {"REQUEST", true, lab.Request}, {"ACK", false, lab.Ack}} {
+			if err != nil {
+				break
+			}
+			var p lab.Packet
+			p, err = capt.Wait(ctx, func(p lab.Packet) bool { return p.Outgoing == step.out && p.MessageType() == step.t })
+			phases = append(phases, fmt.Sprintf("%s %.1f", step.name, float64(p.Time.Sub(start).Microseconds())/1000))
 		}
 		cancel()
 		capt.Stop()
@@ -103,16 +116,16 @@ func run(bins string, runs int, trace string, extra []string) error {
 		}
 		ms := float64(disc.Time.Sub(start).Microseconds()) / 1000
 		discs[bin] = append(discs[bin], ms)
-		fmt.Printf("run %d %s: exec to DISCOVER %.1f ms (wall-clock start %.6f)\n", i, bin, ms, float64(start.UnixMicro())/1e6)
-		time.Sleep(time.Second)
+		fmt.Printf("run %d %s: exec to DISCOVER %.1f ms, %s (wall-clock start %.6f)\n", i, bin, ms, strings.Join(phases, ", "), float64(start.UnixMicro())/1e6)
+		time.Sleep(settle)
 		if trace == "" {
 			pids := append([]int{cmd.Process.Pid}, lab.ChildPIDs(cmd.Process.Pid)...)
 			for _, pid := range pids {
-				role := lab.NdhcRole(pid)
-				if _, r, ok := strings.Cut(role, "-"); ok {
-					role = r
-				} else {
-					role = "supervisor"
+				// A role's argv[0] is the supervisor's with "-ROLE" added.
+				role := "supervisor"
+				if pid != cmd.Process.Pid {
+					a := lab.Argv0(pid)
+					role = a[strings.LastIndex(a, "-")+1:]
 				}
 				mems[bin][role] = append(mems[bin][role], measure(pid))
 				if dump := os.Getenv("STARTPROBE_SMAPS"); dump != "" {
