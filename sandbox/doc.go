@@ -9,12 +9,22 @@
 //
 // The package knows nothing about the programs built on it: a DHCP client
 // and a login daemon use it the same way. Above Spawn, a [Group] supervises
-// a program's children: it starts them in parallel, waits for each one's
-// ready notice ([Inherited.Ready]), reports what they send, how they exit
-// (fatal for a daemon's fixed roles, expected for per-connection children)
-// and the signals the parent gets, as [Event] values. [RuntimeBase] is the
-// Go runtime's part of every allowlist; [DescribePolicy] and the probe
-// subpackage's audit report on any set of policies.
+// a program's children: it starts them in parallel (their forks in the
+// order given), waits for each one's ready notice ([Inherited.Ready]),
+// reports what they send, how they exit (fatal for a daemon's fixed roles,
+// expected for per-connection children) and the signals the parent gets,
+// as [Event] values. [Group.StartThen] runs a function of the parent's
+// (its own [Enter]) between the forks and the go it gives held children
+// ([Spec.Hold]), so that a child that reads untrusted input begins only
+// once its parent is sandboxed. [RuntimeBase] is the Go runtime's part of
+// every allowlist; [DescribePolicy] and the probe subpackage's audit
+// report on any set of policies.
+//
+// Two helpers serve a daemon's start-up and its steady state: [Prewarm]
+// runs the os package's one-time checks before the first Spawn needs them,
+// and [Trim] (or [TrimWhenQuiet], with [Busy] marking work) gives back the
+// heap and the mapped pages of the program's read-only image that
+// start-up touched and the daemon no longer uses.
 //
 // # Limits
 //

@@ -134,6 +134,8 @@ func Enter(p Policy, o Options) (*Report, error) {
 		log = slog.Default()
 	}
 	rep := &Report{Role: p.Role}
+	// Prewarm's probe makes calls no allowlist holds: it must be over.
+	prewarming.Wait()
 	fail := func(layer string, err error) (*Report, error) {
 		return nil, &LayerError{Role: p.Role, Layer: layer, Err: err}
 	}

@@ -221,12 +221,22 @@ func (e *ReadyError) Error() string {
 
 func (e *ReadyError) Unwrap() error { return e.Err }
 
-// Start spawns every spec, all at once so that they start in parallel
-// (each fork and exec on a thread of its own), and waits for each ready
-// notice. The members come back in the order of specs. The files of each
-// spec are closed in the parent. On error, every child this call started
-// is killed; children started before stay.
+// Start spawns every spec, its forks in the order of specs, and waits for
+// each ready notice. The members come back in the order of specs. The
+// files of each spec are closed in the parent. On error, every child this
+// call started is killed; children started before stay. A held child
+// ([Spec.Hold]) gets its go once every fork is done.
 func (g *Group) Start(exit ExitPolicy, specs ...Spec) ([]*Member, error) {
+	return g.StartThen(exit, nil, specs...)
+}
+
+// StartThen is [Start] that calls then, when not nil, once every child is
+// forked and before any is let go: the held children ([Spec.Hold]) get
+// their go only after then returned, and none at all if it failed (the
+// children are killed and its error returned). A parent that enters its
+// own sandbox in then is sandboxed before a held child begins its work,
+// while the children's start-up and its own run in parallel.
+func (g *Group) StartThen(exit ExitPolicy, then func() error, specs ...Spec) ([]*Member, error) {
 	var started []*Member
 	fail := func(err error) ([]*Member, error) {
 		for _, m := range started {
@@ -259,6 +269,18 @@ func (g *Group) Start(exit ExitPolicy, specs ...Spec) ([]*Member, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fail(err)
+	}
+	if then != nil {
+		if err := then(); err != nil {
+			return fail(err)
+		}
+	}
+	for i, m := range started {
+		// A child that is already gone cannot take its go: its ready
+		// notice, read below, says what happened.
+		if specs[i].Hold {
+			Send(m.Ctl, []byte(goMessage))
+		}
 	}
 	for _, m := range started {
 		m.Ctl.SetReadDeadline(time.Now().Add(g.opts.ReadyTimeout))
@@ -492,11 +514,15 @@ func DescribeExit(err error) string {
 // measured on a machine slow to fork, on the critical path of every
 // start-up. Call it first thing, while the daemon does its other
 // preparations; it is harmless to call more than once, and it runs
-// nothing but the probe (os.FindProcess of the process itself).
+// nothing but the probe (os.FindProcess of the process itself). [Enter]
+// waits for it to finish: its system calls are not on any allowlist.
 func Prewarm() {
-	go func() {
+	prewarming.Go(func() {
 		if p, err := os.FindProcess(os.Getpid()); err == nil {
 			p.Release()
 		}
-	}()
+	})
 }
+
+// prewarming is Prewarm's work in progress.
+var prewarming sync.WaitGroup

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,6 +80,10 @@ func toyChild(role string) {
 		// What its runtime schedules on, and the environment it was
 		// started with.
 		sandbox.Send(in.Ctl, []byte(fmt.Sprintf("gomaxprocs=%d env=%q", runtime.GOMAXPROCS(0), os.Getenv("GOMAXPROCS"))))
+		os.Exit(0)
+	case "toy-clock":
+		// When Ready returned (a held child: after the parent's go).
+		sandbox.Send(in.Ctl, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)))
 		os.Exit(0)
 	case "toy-worker":
 		sandbox.Send(in.Ctl, []byte(cfg.Greeting+" degrade="+strings.Join(in.Degrade, ",")))
@@ -480,5 +485,49 @@ func TestGroupGoMaxProcs(t *testing.T) {
 		if ev := next(t, g); !ev.Exited || ev.Err != nil {
 			t.Fatalf("event %+v, want the child's exit 0", ev)
 		}
+	}
+}
+
+// TestGroupHold: a held child's Ready returns only after StartThen's
+// function returned; when the function fails, the child never gets its
+// go, is killed, and the error comes back.
+func TestGroupHold(t *testing.T) {
+	requireRoot(t)
+	g := sandbox.NewGroup(sandbox.GroupOptions{})
+	defer g.Close()
+	s := toySpec(t, "toy-clock", toyConfig{})
+	s.Hold = true
+	var thenDone int64
+	ms, err := g.StartThen(sandbox.ExitExpected, func() error {
+		// Long enough that a child not held would be past Ready.
+		time.Sleep(300 * time.Millisecond)
+		thenDone = time.Now().UnixNano()
+		return nil
+	}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, g)
+	released, err := strconv.ParseInt(string(ev.Msg), 10, 64)
+	if ev.Member != ms[0] || err != nil {
+		t.Fatalf("event %+v: want the child's clock", ev)
+	}
+	if released < thenDone {
+		t.Errorf("the held child went on %v before the parent's function returned", time.Duration(thenDone-released))
+	}
+	if ev := next(t, g); !ev.Exited || ev.Err != nil {
+		t.Fatalf("event %+v, want the child's exit 0", ev)
+	}
+
+	s = toySpec(t, "toy-clock", toyConfig{})
+	s.Hold = true
+	failed := errors.New("the parent could not sandbox itself")
+	if _, err := g.StartThen(sandbox.ExitExpected, func() error { return failed }, s); !errors.Is(err, failed) {
+		t.Fatalf("StartThen: %v, want %v", err, failed)
+	}
+	select {
+	case ev := <-g.Events():
+		t.Fatalf("event %+v from a child whose start failed", ev)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

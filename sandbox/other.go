@@ -58,6 +58,7 @@ type Spec struct {
 	Stderr     *os.File
 	Program    string
 	Privileged bool
+	Hold       bool
 }
 
 // Spawn is not supported outside Linux.

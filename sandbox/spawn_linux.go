@@ -105,7 +105,15 @@ type Spec struct {
 	// the child's credentials without applying anything. Such a child is
 	// trusted like the parent: never hand it to untrusted input.
 	Privileged bool
+	// Hold makes the child wait, once its ready notice is sent, for the
+	// parent's go before [Inherited.Ready] returns: the parent decides
+	// when the child may begin its work (for example, not before the
+	// parent itself is sandboxed). [Group.StartThen] sends it.
+	Hold bool
 }
+
+// goMessage is the parent's go to a held child.
+const goMessage = "G"
 
 // setup is the first message on a child's control channel.
 type setup struct {
@@ -113,6 +121,7 @@ type setup struct {
 	Privileged bool            `json:"privileged,omitempty"`
 	Degrade    []string        `json:"degrade,omitempty"`
 	Config     json.RawMessage `json:"config,omitempty"`
+	Hold       bool            `json:"hold,omitempty"`
 }
 
 // Spawn re-executes the running binary (/proc/self/exe) as s.Role, with a
@@ -146,7 +155,7 @@ func spawnOrdered(s Spec, after <-chan struct{}, forked func()) (*Child, error) 
 	if _, err := ParseLayers(strings.Join(s.Degrade, ",")); err != nil {
 		return nil, err
 	}
-	su := setup{Policy: p, Privileged: s.Privileged, Degrade: s.Degrade}
+	su := setup{Policy: p, Privileged: s.Privileged, Degrade: s.Degrade, Hold: s.Hold}
 	if s.Config != nil {
 		cj, err := json.Marshal(s.Config)
 		if err != nil {
@@ -319,6 +328,7 @@ type Inherited struct {
 	// [Spec.Privileged]: it enters no sandbox.
 	Privileged bool
 	config     json.RawMessage
+	hold       bool // wait for the parent's go after the ready notice
 	files      map[string]*os.File
 }
 
@@ -375,7 +385,7 @@ func Inherit() (*Inherited, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.Policy, in.Degrade, in.Privileged, in.config = su.Policy, su.Degrade, su.Privileged, su.Config
+	in.Policy, in.Degrade, in.Privileged, in.config, in.hold = su.Policy, su.Degrade, su.Privileged, su.Config, su.Hold
 	ignoreGroupSignals()
 	return in, nil
 }
@@ -463,6 +473,15 @@ func (in *Inherited) Ready(o Options) (*Report, error) {
 	}
 	if err := Send(in.Ctl, b); err != nil {
 		return nil, err
+	}
+	if in.hold {
+		g, err := RecvUpTo(in.Ctl, len(goMessage))
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: role %s: waiting for the parent's go: %w", in.Role, err)
+		}
+		if string(g) != goMessage {
+			return nil, fmt.Errorf("sandbox: role %s: the parent sent %q instead of its go", in.Role, g)
+		}
 	}
 	TrimWhenQuiet(o.TrimWhenQuiet)
 	return rep, nil

@@ -214,8 +214,25 @@ func (s *supervisor) run() int {
 	defer kills.Close()
 	s.group = sandbox.NewGroup(sandbox.GroupOptions{Degrade: s.Degrade, Log: s.log, Signals: sigs, Output: s.out.line, Kills: kills})
 	defer s.group.Close()
-	// Every role starts at once; the ready notices are collected after.
-	members, err := s.group.Start(sandbox.ExitFatal, specs...)
+	p, err := s.Settings.Policy(roles.Supervisor)
+	if err != nil {
+		s.log.Error("policy", "err", err)
+		return exitcode.Usage
+	}
+	// The supervisor enters its own sandbox as soon as every role is
+	// forked, while they start; the engine, held, begins DHCP only once
+	// that is done, so no byte from the network is read while any
+	// process of the client is unsandboxed.
+	var rep *sandbox.Report
+	var enterErr error
+	members, err := s.group.StartThen(sandbox.ExitFatal, func() error {
+		rep, enterErr = sandbox.Enter(p, sandbox.Options{Degrade: s.Degrade, Log: s.log})
+		return enterErr
+	}, specs...)
+	if enterErr != nil {
+		s.log.Error("entering sandbox", "err", enterErr)
+		return exitcode.Sandbox
+	}
 	if err != nil {
 		s.log.Error("starting the roles", "err", err)
 		var re *sandbox.ReadyError
@@ -240,16 +257,6 @@ func (s *supervisor) run() int {
 		if m.Role == roles.Hook {
 			s.hook, s.hookState.releaseOnExit = m, s.Engine.ReleaseOnExit
 		}
-	}
-	p, err := s.Settings.Policy(roles.Supervisor)
-	if err != nil {
-		s.log.Error("policy", "err", err)
-		return exitcode.Usage
-	}
-	rep, err := sandbox.Enter(p, sandbox.Options{Degrade: s.Degrade, Log: s.log})
-	if err != nil {
-		s.log.Error("entering sandbox", "err", err)
-		return exitcode.Sandbox
 	}
 	s.ready(roles.Supervisor, os.Getpid(), rep)
 	if s.ctl != nil {
@@ -326,7 +333,10 @@ func (s *supervisor) specs() ([]sandbox.Spec, error) {
 	files[roles.Engine] = append(files[roles.Engine], sandbox.File{Name: "links", File: links})
 	// Looked at only now that the event socket exists, so that no change
 	// falls between the look and the events.
-	s.Engine.LinkReady = linkReady(s.Engine.Link.Index)
+	// Not with a standalone ifchd: the engine's first exchange with it
+	// is also where ifchd accepts or refuses this client, and that must
+	// be known before a lease is sought.
+	s.Engine.LinkReady = s.Ifchd == "" && linkReady(s.Engine.Link.Index)
 	if s.Hook.Path != "" {
 		// The hook role reads the engine's lease at each event through
 		// this descriptor; it reaches no other file of the state
@@ -351,7 +361,9 @@ func (s *supervisor) specs() ([]sandbox.Spec, error) {
 			return nil, err
 		}
 		fs = append(fs, roles.ContainmentFiles(r.Name)...)
-		specs = append(specs, sandbox.Spec{Role: r.Name, Policy: p, Files: fs, Config: cfgs[r.Name]})
+		// The engine, the one role that reads the network, waits for the
+		// supervisor's go (see run).
+		specs = append(specs, sandbox.Spec{Role: r.Name, Policy: p, Files: fs, Config: cfgs[r.Name], Hold: r.Name == roles.Engine})
 	}
 	// Forks happen one at a time, in this order: sockd and the engine,
 	// which the first DHCPDISCOVER waits for, before the roles first
