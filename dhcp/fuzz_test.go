@@ -37,12 +37,32 @@ func seedMessages(t testing.TB) [][]byte {
 // FuzzMessage: decode, encode, decode again and compare; the second encoding
 // must be identical; ParseReply must agree on both encodings.
 func FuzzMessage(f *testing.F) {
-	for _, s := range seedMessages(f) {
+	seeds := seedMessages(f)
+	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m Message
-		if err := m.UnmarshalBinary(b); err != nil {
+		err := m.UnmarshalBinary(b)
+		// A Message that held another one decodes the same (the engine
+		// recycles them): nothing of the earlier one is left behind.
+		for _, s := range seeds {
+			var used Message
+			if used.UnmarshalBinary(s) != nil {
+				continue
+			}
+			uerr := used.UnmarshalBinary(b)
+			if (uerr == nil) != (err == nil) || (err != nil && uerr.Error() != err.Error()) {
+				t.Fatalf("into a used message: %v, into a fresh one: %v", uerr, err)
+			}
+			if err == nil && !used.Equal(&m) {
+				t.Fatalf("decoded into a used message (-fresh +used):\n%s", diffMessages(&m, &used))
+			}
+			if err != nil && used.Options.Len() != 0 {
+				t.Fatal("options left in a used message after an error")
+			}
+		}
+		if err != nil {
 			if m.Options.Len() != 0 {
 				t.Fatal("options left after an error")
 			}

@@ -382,8 +382,10 @@ type Client struct {
 	// holdSockets defers setState's socket change to its caller, which
 	// puts other actions first (see bound).
 	holdSockets bool
-	releasing   bool
-	refusals    int // leases ifch refused in a row
+	// reply is where each message is decoded (parseReply).
+	reply     clientReply
+	releasing bool
+	refusals  int // leases ifch refused in a row
 }
 
 // New returns a client in INIT. saved, if not nil, is the lease from
@@ -497,6 +499,8 @@ func (c *Client) Start(now time.Time) []Action {
 // (already checked by its IP and UDP framing). Anything that is not a
 // well-formed reply to the client's current exchange, from an acceptable
 // server, is dropped with a debug log (RFC 2131 sections 3.1, 4.4.1).
+// The client keeps nothing of m: the caller may reuse it once
+// HandlePacket returns.
 func (c *Client) HandlePacket(now time.Time, m *dhcp.Message) []Action {
 	c.acts = nil
 	if !c.started || m == nil || c.state == StateStopped {

@@ -25,6 +25,9 @@ type clientReply struct {
 // lease time. A malformed option the lease can do without is dropped and
 // the rest of the reply kept ([dhcp.Reply.Dropped]); any other malformed
 // option drops the message.
+//
+// The reply returned is the client's own scratch space, valid until the
+// next call.
 func (c *Client) parseReply(m *dhcp.Message) (*clientReply, error) {
 	if m.XID != c.xid {
 		return nil, errors.New("dhcp: xid " + strconv.FormatUint(uint64(m.XID), 16) + " is not ours")
@@ -32,7 +35,10 @@ func (c *Client) parseReply(m *dhcp.Message) (*clientReply, error) {
 	if dhcp.MAC(m.CHAddr[:6]) != c.s.MAC {
 		return nil, errors.New("dhcp: chaddr " + dhcp.MAC(m.CHAddr[:6]).String() + " is not ours")
 	}
-	r := new(clientReply)
+	// The reply lives only while the message is handled (a lease copies
+	// what it keeps), so the client decodes every one into the same 12 kB.
+	r := &c.reply
+	*r = clientReply{}
 	if err := r.FromMessage(m); err != nil {
 		return nil, err
 	}

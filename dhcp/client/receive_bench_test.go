@@ -71,10 +71,11 @@ func benchRequesting(b *testing.B) *Client {
 // receive is the client's receive path for one frame, step by step as the
 // engine and the client run it (internal/engine's socket reader and
 // deliverDHCP, then handlePacket and ackOrNak in REQUESTING): the IPv4
-// and UDP checks, the ports, a fresh Message decoded from the payload (the
-// engine hands each one to the main loop), the reply checks against the
-// exchange, and the lease built and validated. The state change and the
-// actions it starts (the ARP check or the configuration) are left out.
+// and UDP checks, the ports, the payload decoded into a recycled Message
+// (the engine keeps a pool of them for its sockets' readers), the reply
+// checks against the exchange, and the lease built and validated. The
+// state change and the actions it starts (the ARP check or the
+// configuration) are left out.
 func receive(c *Client, frame []byte) (*Lease, error) {
 	d, err := dhcp.ParseDatagram(frame, 0)
 	if err != nil {
@@ -83,7 +84,7 @@ func receive(c *Client, frame []byte) (*Lease, error) {
 	if d.Src.Port() != 67 || d.Dst.Port() != 68 {
 		return nil, errBench
 	}
-	m := new(dhcp.Message)
+	m := &recycled
 	if err := m.UnmarshalBinary(d.Payload); err != nil {
 		return nil, err
 	}
@@ -96,6 +97,9 @@ func receive(c *Client, frame []byte) (*Lease, error) {
 	}
 	return r.lease(c.reqSent, c.s.IgnoreClasslessRoutes, c.dropEntry)
 }
+
+// recycled is receive's Message, used again for every frame.
+var recycled dhcp.Message
 
 type benchErr struct{}
 

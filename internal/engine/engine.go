@@ -190,6 +190,9 @@ func (e *Engine) handle(ev engineEvent) []client.Action {
 	now := time.Now()
 	switch ev.kind {
 	case evDHCP:
+		// The client copies what it keeps of a message: once handled, it
+		// goes back for the next one the sockets receive.
+		defer messages.Put(ev.msg)
 		if ev.gen != e.gen[ev.sock] {
 			return nil // from a socket closed since
 		}

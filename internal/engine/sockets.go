@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"unsafe"
 
 	"github.com/mdlayher/socket"
@@ -146,9 +147,14 @@ func icmpError(err error) bool {
 	return false
 }
 
+// messages recycles the decoded messages the sockets hand the main loop
+// (a flood of replies would otherwise cost an allocation each).
+var messages = sync.Pool{New: func() any { return new(dhcp.Message) }}
+
 func (e *Engine) deliverDHCP(b []byte, kind client.Socket, gen int) {
-	m := new(dhcp.Message)
+	m := messages.Get().(*dhcp.Message)
 	if err := m.UnmarshalBinary(b); err != nil {
+		messages.Put(m)
 		e.log.Debug("dropped dhcp message", "err", err)
 		return
 	}
