@@ -268,8 +268,9 @@ func (s *supervisor) run() int {
 	return s.watch()
 }
 
-// specs builds every role's spawn spec, in table order: its policy, the
-// descriptors it is handed and its configuration.
+// specs builds every role's spawn spec (its policy, the descriptors it is
+// handed and its configuration) in the order the roles are forked: sockd
+// and the engine, then the others in table order.
 func (s *supervisor) specs() ([]sandbox.Spec, error) {
 	files := map[string][]sandbox.File{}
 	cfgs := map[string]any{roles.Engine: &s.Engine, roles.Sockd: &s.Sockd, roles.Ifch: &s.Ifch, roles.Hostname: &s.Hostname, roles.DNS: &s.DNS, roles.Hook: &s.Hook}
