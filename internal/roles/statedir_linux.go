@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -74,16 +75,12 @@ func (s *Settings) PrepareInstance(iface string) (*Instance, error) {
 	if err := checkTop(top, uid); err != nil {
 		return nil, err
 	}
-	lock, err := os.OpenFile(filepath.Join(top, iface+".lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	lock, err := lockInstance(filepath.Join(top, iface+".lock"), lockWait)
+	if errors.Is(err, ErrServed) {
+		return nil, fmt.Errorf("another ndhc serves %s: %w", iface, err)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		lock.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another ndhc serves %s (it holds %s)", iface, lock.Name())
-		}
-		return nil, fmt.Errorf("locking %s: %w", lock.Name(), err)
 	}
 	in := &Instance{Dir: filepath.Join(top, iface), lock: lock}
 	s.engineRoot = in.Dir
@@ -96,6 +93,53 @@ func (s *Settings) PrepareInstance(iface string) (*Instance, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// ErrServed is the error of PrepareInstance when another instance holds
+// the interface's lock.
+var ErrServed = errors.New("held by another process")
+
+// lockWait bounds the wait for a lock that is held only shared. A client
+// holds its interface's lock exclusive for its whole life; `ndhc status`
+// takes it shared for an instant to learn whether a client runs. A
+// client that starts in that instant waits for the probe to end instead
+// of taking it for a running client: the kernel matrix caught a daemon
+// refused that way, its start racing the status polls of the test.
+const lockWait = time.Second
+
+// lockInstance opens the lock file at path and takes it exclusive. Held
+// exclusive by another (a running client), it fails at once; held only
+// shared (status probes), it tries again until wait has passed. Either
+// way the error is ErrServed.
+func lockInstance(path string, wait time.Duration) (*os.File, error) {
+	lock, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fd := int(lock.Fd())
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return lock, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			lock.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		// Who holds it: a shared lock is granted beside shared holders
+		// only. Released at once, so that it never stands in the way of
+		// another client's exclusive lock for longer than this.
+		shared := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) == nil
+		if shared {
+			unix.Flock(fd, unix.LOCK_UN)
+		}
+		if !shared || time.Now().After(deadline) {
+			lock.Close()
+			return nil, fmt.Errorf("%s: %w", path, ErrServed)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // checkTop refuses a state directory that is not ndhc's: a link, one

@@ -289,11 +289,21 @@ func runMatrix(ctx context.Context, o *options, rows []*Row) (int, error) {
 	close(jobs)
 	wg.Wait()
 
+	// The table first, then what failed: a log cut to its last lines
+	// (a CI summary) keeps the reasons.
+	printTable(o.stdout, rows, results)
+	for _, r := range rows {
+		if res := results[r]; res != nil && res.Retried != "" {
+			fmt.Fprintf(o.stdout, "retried %s: its first boot never reached init (%s)\n", r.Name(), res.Retried)
+		}
+	}
 	failed := 0
+	var reasons []string
 	for _, r := range rows {
 		res := results[r]
 		if res == nil {
 			failed++
+			reasons = append(reasons, r.Name()+": not run")
 			continue
 		}
 		if res.Passed() {
@@ -301,13 +311,12 @@ func runMatrix(ctx context.Context, o *options, rows []*Row) (int, error) {
 		}
 		failed++
 		keepLogs = true
+		fmt.Fprintln(o.stdout)
 		printFailure(o.stdout, res)
+		reasons = append(reasons, r.Name()+": "+strings.Join(res.Failures, "; "))
 	}
-	printTable(o.stdout, rows, results)
-	for _, r := range rows {
-		if res := results[r]; res != nil && res.Retried != "" {
-			fmt.Fprintf(o.stdout, "retried %s: its first boot never reached init (%s)\n", r.Name(), res.Retried)
-		}
+	for _, why := range reasons {
+		fmt.Fprintf(o.stdout, "FAIL %s\n", why)
 	}
 	fmt.Fprintf(o.stdout, "\n%d rows in %s\nkernels: %d passed, %d failed\n", len(rows), time.Since(start).Round(time.Second), len(rows)-failed, failed)
 	if keepLogs || o.keep {
@@ -330,7 +339,7 @@ func printFailure(w io.Writer, res *outcome) {
 	for _, d := range res.Diag {
 		fmt.Fprintf(w, "    %s\n", d)
 	}
-	fmt.Fprintf(w, "    console log: %s\n\n", res.Log)
+	fmt.Fprintf(w, "    console log: %s\n", res.Log)
 }
 
 func printTable(w io.Writer, rows []*Row, results map[*Row]*outcome) {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -309,6 +310,14 @@ func judgeDaemon(d *DaemonStep, g *guestReport, o *outcome) {
 		o.Diag = append(o.Diag, "(daemon ran with --allow-degraded-sandbox=landlock)")
 	}
 	if explain {
+		// The summary line of a failed row names the daemon's last
+		// error, when it logged one.
+		for _, l := range slices.Backward(g.Data["ndhc-stderr"]) {
+			if strings.Contains(l, "level=ERROR") {
+				o.fail("daemon: its last error: %s", l)
+				break
+			}
+		}
 		o.diag("seccomp kills during the daemon run (dmesg audit records)", summarizeSeccomp(g.Data["seccomp"]))
 		o.diag("ndhc stderr (last 30 lines)", g.Data["ndhc-stderr"])
 		if f["bound"] != "1" {
