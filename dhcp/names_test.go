@@ -183,3 +183,19 @@ func TestDomainSearch(t *testing.T) {
 		t.Error("zero name encoded")
 	}
 }
+
+// TestLabelOctets checks every octet value in a label, in the middle of
+// it: letters, digits and '-' in both kinds of name, '_' only in domain
+// names, nothing else.
+func TestLabelOctets(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		label := []byte{'a', byte(c), 'a'}
+		for _, host := range []bool{false, true} {
+			want := alnum || c == '-' || c == '_' && !host
+			if err := checkLabel(label, host); (err == nil) != want {
+				t.Errorf("octet %#02x, host %v: err %v, want accepted %v", c, host, err, want)
+			}
+		}
+	}
+}
