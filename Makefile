@@ -133,9 +133,11 @@ lint:
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./...
 	$(GO) vet -tags containment ./internal/containment/ ./internal/roles/
+	$(GO) vet -tags memaccount ./internal/roles/
 	$(GO) vet -tags containment ./internal/login/logincontainment/ ./internal/login/netrole/ ./internal/login/listener/
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags containment ./internal/containment/ ./internal/roles/
+	$(STATICCHECK) -tags memaccount ./internal/roles/
 	$(STATICCHECK) -tags containment ./internal/login/logincontainment/ ./internal/login/netrole/ ./internal/login/listener/
 	CGO_ENABLED=1 $(GO) vet ./internal/login/... ./cmd/netlogind-session/
 	CGO_ENABLED=1 $(STATICCHECK) ./internal/login/... ./cmd/netlogind-session/

@@ -4,13 +4,19 @@
 // wire, and per process once bound: PSS, its anonymous and file parts,
 // RSS, private anonymous memory and the thread count. With -strace FILE it
 // runs one ndhc under strace -f -ttt instead, for a per-role breakdown.
+// With -memaccount the binary must be the memory-account build (go build
+// -tags memaccount), and the runtime's own account of each process's
+// memory is printed beside the kernel's.
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,6 +27,7 @@ import (
 	"time"
 
 	"github.com/ndhc-go/ndhc/internal/lab"
+	"github.com/ndhc-go/ndhc/internal/memaccount"
 )
 
 func main() {
@@ -28,6 +35,7 @@ func main() {
 	runs := flag.Int("runs", 5, "cold runs")
 	trace := flag.String("strace", "", "run once under strace -f -ttt, writing to this file")
 	settle := flag.Duration("settle", 3*time.Second, "how long after the ACK the memory is measured")
+	flag.BoolVar(&withAccount, "memaccount", false, "read each process's runtime memory account (the binary built with -tags memaccount) and print it per role")
 	flag.Parse()
 	if err := run(*bin, *runs, *trace, *settle, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "startprobe:", err)
@@ -36,6 +44,13 @@ func main() {
 }
 
 type mem struct{ pss, pssAnon, pssFile, rss, anon, threads int }
+
+// withAccount is -memaccount; accounts holds, per binary and role, the
+// last account each run's process wrote.
+var (
+	withAccount bool
+	accounts    = map[string]map[string][]map[string]uint64{}
+)
 
 func run(bins string, runs int, trace string, settle time.Duration, extra []string) error {
 	var progs []string
@@ -78,14 +93,23 @@ func run(bins string, runs int, trace string, settle time.Duration, extra []stri
 			argv = append([]string{"strace", "-f", "--seccomp-bpf", "-ttt", "-e", "signal=none", "-o", trace, "-e", cmp.Or(os.Getenv("STARTPROBE_TRACE"), "trace=execve,seccomp,sendmsg,sendto,write,exit_group,chroot")}, argv...)
 		}
 		cmd := l.Client.Command(context.Background(), argv...)
+		var stderr []io.Writer
 		if lf := os.Getenv("STARTPROBE_LOG"); lf != "" {
 			f, err := os.Create(lf)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			cmd.Stderr = f
+			stderr = append(stderr, f)
 		}
+		var out bytes.Buffer
+		if withAccount {
+			stderr = append(stderr, &out)
+		}
+		if len(stderr) > 0 {
+			cmd.Stderr = io.MultiWriter(stderr...)
+		}
+		roleOf := map[int]string{}
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			return err
@@ -128,6 +152,7 @@ func run(bins string, runs int, trace string, settle time.Duration, extra []stri
 					role = a[strings.LastIndex(a, "-")+1:]
 				}
 				mems[bin][role] = append(mems[bin][role], measure(pid))
+				roleOf[pid] = role
 				if dump := os.Getenv("STARTPROBE_SMAPS"); dump != "" {
 					b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
 					os.WriteFile(filepath.Join(dump, role+".smaps"), b, 0o644)
@@ -142,6 +167,11 @@ func run(bins string, runs int, trace string, settle time.Duration, extra []stri
 		case <-time.After(5 * time.Second):
 			cmd.Process.Kill()
 			<-done
+		}
+		if withAccount {
+			if err := readAccounts(bin, out.String(), roleOf); err != nil {
+				return fmt.Errorf("run %d: %w", i, err)
+			}
 		}
 	}
 	for _, bin := range progs {
@@ -178,7 +208,63 @@ func report(bin string, discs []float64, mems map[string][]mem, memory bool) err
 		tot.threads += m.threads
 	}
 	fmt.Printf("%-12s %6d %8d %8d %6d %9d %7d\n", "all", tot.pss, tot.pssAnon, tot.pssFile, tot.rss, tot.anon, tot.threads)
+	if withAccount {
+		reportAccounts(bin, mems)
+	}
 	return nil
+}
+
+// readAccounts keeps each measured process's last account from one run's
+// stderr. A process without one means the binary is not the
+// memory-account build, or the process never trimmed.
+func readAccounts(bin, out string, roleOf map[int]string) error {
+	last := map[int]map[string]uint64{}
+	for line := range strings.Lines(out) {
+		pid, v, ok, err := memaccount.Parse(line)
+		if err != nil {
+			return err
+		}
+		if ok {
+			last[pid] = v
+		}
+	}
+	if accounts[bin] == nil {
+		accounts[bin] = map[string][]map[string]uint64{}
+	}
+	for pid, role := range roleOf {
+		v, ok := last[pid]
+		if !ok {
+			return fmt.Errorf("%s (pid %d) wrote no memory account: build the binary with -tags memaccount", role, pid)
+		}
+		accounts[bin][role] = append(accounts[bin][role], v)
+	}
+	return nil
+}
+
+// reportAccounts prints the median of each class per role, in KiB, beside
+// the kernel's count of the role's anonymous memory.
+func reportAccounts(bin string, mems map[string][]mem) {
+	fmt.Printf("\nthe runtime's account once bound, median kB (mapped and ready, not all resident):\n%-12s %9s", "process", "anon RSS")
+	for _, c := range memaccount.Classes {
+		fmt.Printf(" %*s", max(len(c.Name), 6), c.Name)
+	}
+	fmt.Println()
+	for _, r := range slices.Sorted(maps.Keys(accounts[bin])) {
+		fmt.Printf("%-12s %9d", r, medianOf(mems[r], func(m mem) int { return m.anon }))
+		for _, c := range memaccount.Classes {
+			var v []int
+			for _, a := range accounts[bin][r] {
+				n := int(a[c.Name])
+				if strings.HasSuffix(c.Metric, ":bytes") {
+					n >>= 10
+				}
+				v = append(v, n)
+			}
+			slices.Sort(v)
+			fmt.Printf(" %*d", max(len(c.Name), 6), v[len(v)/2])
+		}
+		fmt.Println()
+	}
 }
 
 func measure(pid int) mem {
