@@ -204,7 +204,7 @@ func checkLabel(l []byte, host bool) error {
 
 // labelChars classifies each octet for checkLabel: a table lookup per
 // octet instead of a chain of comparisons (the search list's labels are
-// most of a typical reply's parsing time).
+// the largest part of a typical reply's parsing time).
 var labelChars = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
 		switch {
