@@ -51,7 +51,7 @@ func holdThreads(n int) {
 // testUsers are numeric users: CI machines have no ndhc accounts.
 func testUsers(t *testing.T) []string {
 	dir := t.TempDir()
-	return []string{"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104", "--hook-user", "61105",
+	return []string{"--supervisor-user", "61100", "--engine-user", "61101", "--sockd-user", "61102", "--ifch-user", "61103", "--hostname-user", "61104", "--hook-user", "61105", "--dns-user", "61106",
 		"--state-dir", filepath.Join(dir, "state"), "--empty-dir", filepath.Join(dir, "empty")}
 }
 
