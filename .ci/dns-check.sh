@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+# Static builds, as the Makefile makes them (.ci/run says why).
+export CGO_ENABLED=0
 
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends dbus-daemon nodejs >/dev/null
 

@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+# Static builds, as the Makefile makes them (.ci/run says why).
+export CGO_ENABLED=0
 export DEBIAN_FRONTEND=noninteractive
 
 # A policy-rc.d of our own (removed on exit, whatever happens) keeps

@@ -9,6 +9,8 @@
 #     when ndhc@.service's exposure rises above NDHC_UNIT_THRESHOLD (tenths);
 #   - sh -n and shellcheck on the OpenRC, runit and s6 scripts.
 set -euo pipefail
+# Static builds, as the Makefile makes them (.ci/run says why).
+export CGO_ENABLED=0
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 

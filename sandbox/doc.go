@@ -32,7 +32,8 @@
 //
 //   - cgo: changing capabilities, securebits and no_new_privs on every
 //     thread uses syscall.AllThreadsSyscall, which refuses to run in a
-//     program linked with cgo. A role that needs a C library (PAM) must
+//     program linked with cgo ([CheckBuild] tells a daemon so before it
+//     starts anything). A role that needs a C library (PAM) must
 //     be a process of its own whose sandbox is built differently, or must
 //     apply the per-thread layers before any other thread exists.
 //   - Roles never run as root: a policy naming uid or gid 0 is refused.

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -30,6 +31,23 @@ type Options struct {
 	// [TrimWhenQuiet] with it once the ready notice is sent: the role
 	// gives back its start-up's memory after that long without work.
 	TrimWhenQuiet time.Duration
+}
+
+// ErrCgo is why [Enter] cannot work in a program linked with cgo: the
+// capability, securebits and no_new_privs layers change every thread
+// through syscall.AllThreadsSyscall, which refuses to run there. No layer
+// can be degraded around it.
+var ErrCgo = errors.New("per-thread state cannot be changed on every thread in a cgo build: build with CGO_ENABLED=0")
+
+// CheckBuild returns [ErrCgo] in a program linked with cgo, where [Enter]
+// always fails, and nil otherwise. A daemon calls it before it starts
+// anything, to stop with one line rather than with one per role; Enter
+// checks it too, before it changes anything.
+func CheckBuild() error {
+	if cgoBuild {
+		return ErrCgo
+	}
+	return nil
 }
 
 // DefaultTrimQuiet is a quiet period for [TrimWhenQuiet] that suits a

@@ -96,10 +96,6 @@ func resolveID(s string, lookup func(string) (string, error)) (uint32, error) {
 	return uint32(n), nil
 }
 
-// errCgo explains ENOTSUP from syscall.AllThreadsSyscall, which refuses to
-// run in a program linked with cgo.
-var errCgo = errors.New("per-thread state cannot be changed on every thread in a cgo build: build with CGO_ENABLED=0")
-
 func allThreads(trap, a1, a2, a3 uintptr) error {
 	return allThreads6(trap, a1, a2, a3, 0, 0, 0)
 }
@@ -114,7 +110,8 @@ func allThreads6(trap, a1, a2, a3, a4, a5, a6 uintptr) error {
 	case 0:
 		return nil
 	case syscall.ENOTSUP:
-		return errCgo
+		// syscall.AllThreadsSyscall refuses to run in a cgo build.
+		return ErrCgo
 	}
 	return e
 }
@@ -146,6 +143,9 @@ func Enter(p Policy, o Options) (*Report, error) {
 	_ = time.Local.String()
 	if err := p.Validate(); err != nil {
 		return fail("policy", err)
+	}
+	if err := CheckBuild(); err != nil {
+		return fail("build", err)
 	}
 	for _, d := range o.Degrade {
 		if d != LayerLandlock && d != LayerSeccomp {

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,11 @@ func TestMain(m *testing.M) {
 			probe.Child(testActions())
 		}
 		toyChild(role)
+	}
+	// These tests enter real sandboxes, which a cgo build cannot.
+	if err := sandbox.CheckBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests enter real sandboxes:", err)
+		os.Exit(1)
 	}
 	os.Exit(m.Run())
 }

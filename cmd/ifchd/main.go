@@ -82,6 +82,9 @@ var errUsage = errors.New("ifchd: configuration")
 
 // serve opens everything, enters the sandbox and serves until a signal.
 func serve(c *config, log *slog.Logger) error {
+	if err := sandbox.CheckBuild(); err != nil {
+		return fmt.Errorf("ifchd: %w", err)
+	}
 	allowed, err := ifchrole.Policies(c.allows, c.policy)
 	if err != nil {
 		return errors.Join(errUsage, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/ndhc-go/ndhc/ifch"
 	"github.com/ndhc-go/ndhc/internal/exitcode"
 	"github.com/ndhc-go/ndhc/internal/ifchrole"
+	"github.com/ndhc-go/ndhc/sandbox"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -30,6 +31,11 @@ func TestMain(m *testing.M) {
 		os.Exit(run(strings.Split(os.Getenv("IFCHD_TEST_ARGS"), "\n"), os.Stderr))
 	case "client":
 		os.Exit(testClient(os.Getenv("IFCHD_TEST_SOCKET"), os.Getenv("IFCHD_TEST_MSG"), os.Stdout))
+	}
+	// These tests enter real sandboxes, which a cgo build cannot.
+	if err := sandbox.CheckBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests enter real sandboxes:", err)
+		os.Exit(1)
 	}
 	os.Exit(m.Run())
 }

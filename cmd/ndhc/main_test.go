@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,6 +32,11 @@ func TestMain(m *testing.M) {
 	}
 	if n, err := strconv.Atoi(os.Getenv("NDHC_TEST_THREADS")); err == nil {
 		holdThreads(n)
+	}
+	// These tests enter real sandboxes, which a cgo build cannot.
+	if err := sandbox.CheckBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests enter real sandboxes:", err)
+		os.Exit(1)
 	}
 	os.Exit(m.Run())
 }

@@ -166,6 +166,11 @@ func (s *supervisor) notifyState(e event.Event) {
 }
 
 func (s *supervisor) run() int {
+	// Every role, and the supervisor, would fail to enter its sandbox.
+	if err := sandbox.CheckBuild(); err != nil {
+		s.log.Error("this build cannot sandbox its roles", "err", err)
+		return exitcode.Sandbox
+	}
 	sandbox.Prewarm() // meanwhile, the users, the state directory, the sockets
 	// What its policy says of the Go runtime (one P) applies from now,
 	// not only once it enters its sandbox after starting the roles.

@@ -25,6 +25,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "probe test: unexpected role %q\n", role)
 		os.Exit(3)
 	}
+	// These tests enter real sandboxes, which a cgo build cannot.
+	if err := sandbox.CheckBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests enter real sandboxes:", err)
+		os.Exit(1)
+	}
 	os.Exit(m.Run())
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -42,6 +43,11 @@ func TestMain(m *testing.M) {
 			fakeSession(log)
 		}
 		os.Exit(99)
+	}
+	// These tests enter real sandboxes, which a cgo build cannot.
+	if err := sandbox.CheckBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, "these tests enter real sandboxes:", err)
+		os.Exit(1)
 	}
 	os.Exit(m.Run())
 }
